@@ -8,7 +8,8 @@ Adding a check is adding one module to this package that defines
 
 where a `Check` has `name` and `async def run(message, envelope) -> list[Finding]`, and
 may have `headers(message, envelope, findings) -> HeaderEdits` to add or remove headers
-on delivered mail, and `async def close()`. A check never delivers, rejects or stores:
+on delivered mail, `rewrite(raw, envelope) -> bytes` applied last to the bytes that
+leave (outbound DKIM signing), and `async def close()`. A check never delivers, rejects or stores:
 `gateway.policy` decides. A check that blocks (libmagic, pyspf, scikit-learn) runs the
 blocking part with `asyncio.to_thread` so that it cannot stall the event loop.
 """
