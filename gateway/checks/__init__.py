@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from gateway.config import ConfigError, GatewayConfig, validate_section
 
 if TYPE_CHECKING:
+    from gateway.directory import Directory
     from gateway.envelope import Envelope
     from gateway.findings import Finding
     from gateway.message import Message
@@ -48,6 +49,7 @@ class Services:
 
     config: GatewayConfig
     store: Store | None = None
+    directory: Directory | None = None     # staff names for impersonation checks, etc.
     extra: dict[str, Any] = field(default_factory=dict)
 
 
