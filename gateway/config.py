@@ -105,6 +105,13 @@ class PolicyConfig(_Section):
     file: str = "policy.toml"
 
 
+class AlertsConfig(_Section):
+    # Who hears at once about escalations and alerting rules (the headteacher, the DSL).
+    reviewers: list[str] = Field(default_factory=list)
+    from_address: str = "aupgate@localhost"
+    web_url: str = "http://127.0.0.1:8025"
+
+
 class GatewayConfig(_Section):
     server: ServerConfig = ServerConfig()
     relay: RelayConfig
@@ -112,6 +119,7 @@ class GatewayConfig(_Section):
     parse: ParseConfig = ParseConfig()
     store: StoreConfig = StoreConfig()
     policy: PolicyConfig = PolicyConfig()
+    alerts: AlertsConfig = AlertsConfig()
     # One table per check module, validated by that module's own schema when the
     # checks are built (gateway.checks.build_checks), which also happens at start.
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -1,0 +1,61 @@
+"""The trace of every message, written off the reply path in small batches.
+
+A trace is the record of what happened, not the mail: losing the last few on a crash
+costs history, never a message. So delivered and refused mail is answered first and
+traced after; held mail is traced in the same transaction as the hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from quarantine.store import Store
+from quarantine.store.held import record_trace
+
+log = logging.getLogger(__name__)
+
+
+class TraceWriter:
+    def __init__(self, store: Store, batch: int = 200) -> None:
+        self.store = store
+        self.batch = batch
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10_000)
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="trace-writer")
+
+    def add(self, **fields: Any) -> None:
+        try:
+            self.queue.put_nowait(fields)
+        except asyncio.QueueFull:
+            log.warning("trace queue full; dropped the trace of %s", fields.get("message_id"))
+
+    async def _run(self) -> None:
+        while True:
+            items = [await self.queue.get()]
+            while len(items) < self.batch and not self.queue.empty():
+                items.append(self.queue.get_nowait())
+            await self._write(items)
+
+    async def _write(self, items: list[dict[str, Any]]) -> None:
+        try:
+            async with self.store.transaction() as session:
+                for fields in items:
+                    await record_trace(session, **fields)
+        except Exception:  # noqa: BLE001 - history is best effort; mail is not affected
+            log.exception("could not write %d trace(s)", len(items))
+
+    async def flush(self) -> None:
+        items = []
+        while not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        if items:
+            await self._write(items)
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+        await self.flush()
