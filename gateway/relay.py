@@ -92,6 +92,7 @@ class Relay:
         async with self.store.transaction() as session:
             await record_trace(session, **trace, verdict="held",
                                smtp_reply="250 (held)")
+            await session.flush()  # the held rows refer to it
             for kind, group in (("quarantine", to_hold), ("escalation", escalated)):
                 if not group:
                     continue
