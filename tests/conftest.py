@@ -15,8 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import (ROOT, SHARED, GatewayProcess, SinkProcess, create_pg_database,
-                           drop_pg_database, free_port, import_directory, write_config)
+from tests.support import (
+    ROOT,
+    SHARED,
+    GatewayProcess,
+    SinkProcess,
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+    import_directory,
+    write_config,
+)
 
 BACKENDS = [b for b in os.environ.get("AUPGATE_TEST_BACKENDS", "sqlite,postgresql").split(",")
             if b]

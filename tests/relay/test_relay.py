@@ -7,8 +7,17 @@ import subprocess
 
 import pytest
 
-from tests.support import (PUPIL, PUPIL_WITH_GRANDAD, STAFF, TRUSTED_IP, held_messages,
-                           make_message, swaks_available, traces, wait_until)
+from tests.support import (
+    PUPIL,
+    PUPIL_WITH_GRANDAD,
+    STAFF,
+    TRUSTED_IP,
+    held_messages,
+    make_message,
+    swaks_available,
+    traces,
+    wait_until,
+)
 
 
 def send(gw, sender, rcpts, msg=None, source_ip="127.0.0.1"):
