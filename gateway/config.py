@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "gateway.toml"
@@ -34,7 +34,7 @@ class ServerConfig(_Section):
     max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     max_recipients: int = Field(100, ge=1)
     max_line_length: int = Field(998, ge=78, le=65536)
-    max_sessions: int = Field(200, ge=1)
+    max_sessions: int = Field(100, ge=1)
     max_sessions_per_client: int = Field(20, ge=1)
     max_messages_in_flight: int = Field(16, ge=1)
     command_timeout: float = Field(300, gt=0)
@@ -44,6 +44,19 @@ class ServerConfig(_Section):
     bare_line_endings: Literal["reject", "normalise"] = "reject"
     tls_cert_file: str = ""
     tls_key_file: str = ""
+    # aiosmtpd holds a whole message in memory before the checks run, and the parsed
+    # view holds it again: at worst every session does so at once. The product of the
+    # limits must fit this budget, so that a flood of large messages cannot exhaust memory.
+    memory_budget_bytes: int = Field(8 * 1024**3, ge=64 * 1024**2)
+
+    @model_validator(mode="after")
+    def _fits_memory(self) -> ServerConfig:
+        worst = self.max_sessions * self.max_message_bytes * 2
+        if worst > self.memory_budget_bytes:
+            raise ValueError(
+                f"max_sessions × max_message_bytes × 2 = {worst} bytes exceeds "
+                f"memory_budget_bytes ({self.memory_budget_bytes}); lower one of them")
+        return self
 
     @field_validator("tls_cert_file", "tls_key_file")
     @classmethod

@@ -70,3 +70,12 @@ def test_a_bad_policy_is_named(tmp_path):
     bad.write_text('[[rules]]\nfindings = ["x"]\naction = "explode"\n')
     with pytest.raises(ConfigError, match=r"rules\.0\.action"):
         Policy.load(bad)
+
+
+def test_memory_budget_is_enforced_by_the_config_schema():
+    from pydantic import ValidationError
+
+    from gateway.config import ServerConfig
+
+    with pytest.raises(ValidationError, match="memory_budget_bytes"):
+        ServerConfig(max_sessions=1000, max_message_bytes=50 * 1024**2)
