@@ -83,3 +83,16 @@ def test_smtplib_refuses_nothing_quietly(gateway):
         assert e.recipients["x@elsewhere.example"][0] == 554
     else:
         raise AssertionError("relay to another domain was accepted")
+
+
+def test_an_idle_client_is_disconnected_after_the_command_timeout(gateway_factory):
+    gw = gateway_factory(**{"server.command_timeout": 1})
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=30) as s:
+        assert s.recv(512).startswith(b"220 ")
+        s.sendall(b"EHLO slow.example\r\n")
+        received = b""
+        # Then nothing: the gateway must close the connection (recv returns b"") well
+        # before this socket's own 30 s timeout would raise.
+        while chunk := s.recv(512):
+            received += chunk
+    assert received.endswith(b"250 HELP\r\n")
