@@ -110,4 +110,5 @@ class Gateway:
         await self.releases.close()
         await self.traces.close()
         await self.pipeline.close()
+        await self.delivery.close()
         await self.store.close()
