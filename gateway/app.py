@@ -51,7 +51,8 @@ class Gateway:
         delivery = Delivery(config.relay, config.server.hostname, directory.is_local)
         traces = TraceWriter(store)
         relay = Relay(pipeline, delivery, store, traces, config.server.hostname,
-                      Alerts(config.alerts, delivery))
+                      Alerts(config.alerts, delivery),
+                      keep_delivered=config.store.keep_delivered_days > 0)
         handler = Handler(config=config.server, trusted_networks=config.relay.trusted_networks,
                           directory=directory,
                           allowlist=Allowlist(store, directory,
@@ -88,13 +89,14 @@ class Gateway:
         return self.server.sockets[0].getsockname()[1]
 
     async def _housekeep(self) -> None:
-        from quarantine.store.held import purge_expired
+        from quarantine.store.held import purge_expired, purge_kept
 
         while True:
             try:
                 async with self.store.transaction() as session:
                     await record_lapses(session)
                     await purge_expired(session, self.config.store.retention_days)
+                    await purge_kept(session, self.config.store.keep_delivered_days)
                 await self.directory.refresh()
             except Exception:  # noqa: BLE001
                 log.exception("housekeeping failed")

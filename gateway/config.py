@@ -111,7 +111,10 @@ class ParseConfig(_Section):
 
 class StoreConfig(_Section):
     url: str = "sqlite+aiosqlite:///var/aupgate.db"
-    retention_days: int = Field(90, ge=1)
+    retention_days: int = Field(90, ge=1)        # held messages' bodies
+    # Delivered messages' bodies, so that a report or case shows what was passed on.
+    # 0 keeps none (a report then links to the trace and the forwarded copy only).
+    keep_delivered_days: int = Field(30, ge=0)
 
 
 class PolicyConfig(_Section):

@@ -31,13 +31,15 @@ SEVERITY_ORDER = ("mild", "serious", "gross")
 
 class Relay:
     def __init__(self, pipeline: Pipeline, delivery: Delivery, store: Store,
-                 traces: TraceWriter, hostname: str, alerts=None) -> None:
+                 traces: TraceWriter, hostname: str, alerts=None,
+                 keep_delivered: bool = True) -> None:
         self.pipeline = pipeline
         self.delivery = delivery
         self.store = store
         self.traces = traces
         self.hostname = hostname
         self.alerts = alerts
+        self.keep_delivered = keep_delivered
 
     async def process(self, raw: bytes, envelope: Envelope,
                       early: list[Finding] | None = None) -> str:
@@ -83,7 +85,9 @@ class Relay:
             if wanted:
                 asyncio.create_task(self.alerts.send(held_ids[0], outcome, envelope, wanted))
         verdict = str(max(d.action for d in decisions))
-        return self._finish(trace, verdict, f"250 2.0.0 Ok: {trace_id}", traced=bool(held_ids))
+        kept = raw if to_deliver and self.keep_delivered and not held_ids else None
+        return self._finish(trace, verdict, f"250 2.0.0 Ok: {trace_id}", traced=bool(held_ids),
+                            kept_raw=kept)
 
     async def _hold(self, raw: bytes, outcome: Outcome, envelope: Envelope, trace: dict,
                     to_hold: list[Decision], escalated: list[Decision]) -> list[str]:
@@ -138,9 +142,10 @@ class Relay:
             decisions={d.recipient: d.to_dict() for d in outcome.decisions},
             duration_ms=outcome.duration_ms)
 
-    def _finish(self, trace: dict, verdict: str, reply: str, *, traced: bool = False) -> str:
+    def _finish(self, trace: dict, verdict: str, reply: str, *, traced: bool = False,
+                kept_raw: bytes | None = None) -> str:
         if not traced:
-            self.traces.add(**trace, verdict=verdict, smtp_reply=reply)
+            self.traces.add(kept_raw, **trace, verdict=verdict, smtp_reply=reply)
         log.info("%s %s -> %s: %s", trace["id"], trace["mail_from"], trace["rcpt_tos"], reply)
         return reply
 

@@ -6,11 +6,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quarantine.store import audit
-from quarantine.store.models import HeldMessage, Release, Trace
+from quarantine.store.models import HeldMessage, KeptMessage, Release, Trace
 
 # How long a failing release waits before the next try: 1, 2, 4 … minutes, at most 1 hour.
 RELEASE_BACKOFF_MAX = timedelta(hours=1)
@@ -101,3 +101,10 @@ async def purge_expired(session: AsyncSession, retention_days: int, *, actor: st
                            detail={"held_ids": [h.id for h in purged],
                                    "retention_days": retention_days})
     return len(purged)
+
+
+async def purge_kept(session: AsyncSession, keep_days: int) -> int:
+    """Drop delivered messages' bodies past their keeping time (all of them at 0 days)."""
+    cutoff = datetime.now(UTC) - timedelta(days=keep_days)
+    result = await session.execute(delete(KeptMessage).where(KeptMessage.kept_at < cutoff))
+    return result.rowcount or 0
