@@ -17,6 +17,8 @@ from gateway.pipeline import Pipeline
 from gateway.policy import Policy
 from gateway.relay import Relay
 from gateway.releases import ReleaseWorker
+from gateway.reports.intake import ReportIntake, ReportWorker
+from gateway.reports.settings import reports_settings
 from gateway.server import ConnectionLimits, GatewaySMTP, Handler, tls_context
 from gateway.tracing import TraceWriter
 from quarantine.store import Store, open_store
@@ -36,6 +38,8 @@ class Gateway:
     traces: TraceWriter
     handler: Handler
     releases: ReleaseWorker
+    reports: ReportIntake
+    report_uploads: ReportWorker
     server: asyncio.base_events.Server | None = None
     _housekeeping: asyncio.Task | None = None
 
@@ -53,13 +57,18 @@ class Gateway:
         relay = Relay(pipeline, delivery, store, traces, config.server.hostname,
                       Alerts(config.alerts, delivery),
                       keep_delivered=config.store.keep_delivered_days > 0)
+        reports = ReportIntake(reports_settings(config), store=store, pipeline=pipeline,
+                               directory=directory, traces=traces, alerts=relay.alerts,
+                               reviewers=config.alerts.reviewers,
+                               web_url=config.alerts.web_url)
         handler = Handler(config=config.server, trusted_networks=config.relay.trusted_networks,
                           directory=directory,
                           allowlist=Allowlist(store, directory,
                                               config.allowlist.unapproved_sender_to_pupil),
-                          relay=relay, traces=traces)
+                          relay=relay, traces=traces,
+                          reports=reports if reports.settings.address else None)
         return cls(config, store, directory, pipeline, delivery, relay, traces, handler,
-                   ReleaseWorker(store, delivery))
+                   ReleaseWorker(store, delivery), reports, ReportWorker(reports))
 
     def smtp_factory(self) -> GatewaySMTP:
         c = self.config.server
@@ -76,6 +85,7 @@ class Gateway:
     async def start(self) -> None:
         self.traces.start()
         self.releases.start()
+        self.report_uploads.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
         c = self.config.server
         loop = asyncio.get_running_loop()
@@ -110,6 +120,8 @@ class Gateway:
             if task:
                 task.cancel()
         await self.releases.close()
+        await self.report_uploads.close()
+        await self.reports.close()
         await self.traces.close()
         await self.pipeline.close()
         await self.delivery.close()

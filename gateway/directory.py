@@ -51,6 +51,10 @@ class Directory:
         audience = Audience.STAFF if self.is_local(address) else Audience.EXTERNAL
         return Party(address, audience)
 
+    def listed(self, address: str) -> Party | None:
+        """The directory's own entry for an address, or None (no guessing from the domain)."""
+        return self._people.get(normalise_address(address).lower())
+
     def staff(self) -> list[Party]:
         return [p for p in self._people.values() if p.audience is Audience.STAFF]
 

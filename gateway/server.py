@@ -23,6 +23,7 @@ from gateway.config import ServerConfig
 from gateway.directory import Directory
 from gateway.envelope import Direction, Envelope, normalise_address
 from gateway.relay import Relay
+from gateway.reports.intake import ReportIntake
 from gateway.tracing import TraceWriter
 
 log = logging.getLogger(__name__)
@@ -114,13 +115,14 @@ class Handler:
 
     def __init__(self, *, config: ServerConfig, trusted_networks: list[str],
                  directory: Directory, allowlist: Allowlist, relay: Relay,
-                 traces: TraceWriter) -> None:
+                 traces: TraceWriter, reports: ReportIntake | None = None) -> None:
         self.config = config
         self.trusted = [ipaddress.ip_network(n, strict=False) for n in trusted_networks]
         self.directory = directory
         self.allowlist = allowlist
         self.relay = relay
         self.traces = traces
+        self.reports = reports        # the staff report address, when configured
         self.in_flight = asyncio.Semaphore(config.max_messages_in_flight)
 
     def direction_of(self, ip: str) -> Direction:
@@ -145,6 +147,12 @@ class Handler:
             return f"452 4.5.3 Too many recipients (at most {self.config.max_recipients})"
         ip = _peer_ip(session)
         direction = self.direction_of(ip)
+        if self.reports is not None and self.reports.is_report_address(rcpt):
+            refusal = self.reports.rcpt_refusal(direction, envelope.mail_from or "")
+            if refusal is not None:
+                return self._refuse(session, envelope, rcpt, refusal)
+            envelope.rcpt_tos.append(rcpt)
+            return "250 2.1.5 Ok: report address"
         if direction is Direction.INBOUND and not self.directory.is_local(rcpt):
             return self._refuse(session, envelope, rcpt,
                                 f"554 5.7.1 <{rcpt}>: relay access denied")
@@ -191,6 +199,9 @@ class Handler:
             client_ip=ip, helo=session.host_name or "", direction=self.direction_of(ip))
         async with self.in_flight:
             try:
+                if self.reports is not None and self.reports.addressed(env):
+                    return await self.reports.take(raw, env, self.relay,
+                                                   envelope.aupgate_findings)
                 return await self.relay.process(raw, env, envelope.aupgate_findings)
             except Exception:  # noqa: BLE001 - never an exception to the client, never a pass
                 log.exception("processing failed for %s", envelope.mail_from)

@@ -158,6 +158,42 @@ class Release(Base):
     delivered_at: Mapped[datetime | None]
 
 
+
+class Report(Base):
+    """A member of staff's report of a message they received (policy 2.1.3).
+
+    `raw` is the message a reviewer judges: the gateway's own copy when the report was
+    linked to it (`authentic`, `source` = held or kept, `sha256` its hash), otherwise
+    the copy the reporter forwarded (`source` = forwarded). `forwarded_raw` is always
+    what the reporter sent us, as extracted from their forward or upload.
+    """
+
+    __tablename__ = "reports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    reporter: Mapped[str] = mapped_column(String(320), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    how: Mapped[str] = mapped_column(String(16))          # attachment | arf | inline | upload
+    source: Mapped[str] = mapped_column(String(16))       # held | kept | trace | forwarded
+    authentic: Mapped[bool] = mapped_column(default=False)
+    trace_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    held_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    kept_id: Mapped[str | None] = mapped_column(String(32))   # kept_messages.trace_id
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    message_id: Mapped[str] = mapped_column(String(998), default="", index=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    from_header: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    forwarded_raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # The report mail or upload itself, hashed: a client retrying after a 4xx is one report.
+    submission_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    findings: Mapped[list[Any]] = mapped_column(default=list)
+    category: Mapped[str] = mapped_column(String(32), default="other")
+    severity: Mapped[str] = mapped_column(String(16), default="")
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    duplicate_of: Mapped[str | None] = mapped_column(String(32), index=True)
+
 # -- the audit log -------------------------------------------------------------------------
 
 class AuditEntry(Base):

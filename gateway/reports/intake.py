@@ -1,0 +1,291 @@
+"""A report, from the report mail (or upload) to the reviewers' queue.
+
+At RCPT the report address takes mail only from the academy mail server with a sender
+the directory lists as staff. At DATA the report is extracted, linked to the gateway's
+own copy, run through the same checks and classifier as live mail, and committed; only
+then does the client get 250 (other recipients of the same mail are relayed as usual).
+Reviewers are alerted and the reporter is thanked after the commit: a notice that cannot
+be sent costs a notification, never the report. A client retrying the same report mail
+gets the same report; a second report of the same message links to the first.
+
+Uploads from the web app arrive as `pending` rows (the web app does not import the
+gateway); `ReportWorker` completes them the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import replace
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from gateway.directory import Directory
+from gateway.envelope import Direction, Envelope, normalise_address
+from gateway.findings import Finding
+from gateway.pipeline import Pipeline
+from gateway.relay import hold_category
+from gateway.reports.extract import Extracted, extract, extract_upload, keys_of
+from gateway.reports.link import Link, find_original
+from gateway.reports.settings import ReportsSettings
+from gateway.tracing import TraceWriter
+from quarantine.store import Store
+from quarantine.store.held import new_id
+from quarantine.store.models import Report
+from quarantine.store.reports import by_submission, create_report, first_report_of, pending
+
+log = logging.getLogger(__name__)
+
+
+class ReportIntake:
+    def __init__(self, settings: ReportsSettings, *, store: Store, pipeline: Pipeline,
+                 directory: Directory, traces: TraceWriter, alerts=None,
+                 reviewers: list[str] | None = None, web_url: str = "") -> None:
+        self.settings = settings
+        self.store = store
+        self.pipeline = pipeline
+        self.directory = directory
+        self.traces = traces
+        self.alerts = alerts
+        self.reviewers = list(settings.reviewers or reviewers or [])
+        self.web_url = web_url.rstrip("/")
+        self._notices: set[asyncio.Task] = set()
+
+    # -- SMTP ---------------------------------------------------------------------------
+
+    def is_report_address(self, address: str) -> bool:
+        return bool(self.settings.address) and \
+            normalise_address(address).lower() == self.settings.address
+
+    def rcpt_refusal(self, direction: Direction, mail_from: str) -> str | None:
+        """None when this sender may report here; otherwise the 550 that says why."""
+        where = f"550 5.7.1 <{self.settings.address}>:"
+        if direction is not Direction.OUTBOUND:
+            return (f"{where} this address takes reports of offensive mail from the trust's "
+                    f"staff only, sent from their school account")
+        listed = self.directory.listed(mail_from)
+        if listed is None or listed.audience.value != "staff":
+            return (f"{where} only members of staff can report mail here; pupils, please "
+                    f"tell a teacher about anything that upset you")
+        return None
+
+    def addressed(self, envelope: Envelope) -> bool:
+        return any(self.is_report_address(r.address) for r in envelope.recipients)
+
+    async def take(self, raw: bytes, envelope: Envelope, relay,
+                   early: list[Finding] | None = None) -> str:
+        """DATA for a message with the report address among its recipients."""
+        ours = [r for r in envelope.recipients if self.is_report_address(r.address)]
+        others = [r for r in envelope.recipients if not self.is_report_address(r.address)]
+        try:
+            report = await self.receive(raw, extract(raw), envelope.mail_from,
+                                        client=envelope.client_ip)
+        except Exception:  # noqa: BLE001 - the sender's server keeps it and retries
+            log.exception("could not take a report from %s", envelope.mail_from)
+            return "451 4.3.0 Cannot take this report now; try again later"
+        reply = f"250 2.0.0 Ok: report {report.id}"
+        keys = keys_of(raw)
+        self.traces.add(
+            id=new_id(), received_at=envelope.received_at, stage="data",
+            direction=envelope.direction.value, client_ip=envelope.client_ip,
+            helo=envelope.helo[:255], mail_from=envelope.mail_from,
+            rcpt_tos=[r.address for r in ours], size=len(raw),
+            message_id=keys.message_id[:998], subject=keys.subject[:2000],
+            from_header=keys.from_address, sha256=hashlib.sha256(raw).hexdigest(),
+            findings=[], decisions={}, duration_ms=0.0, verdict="report", smtp_reply=reply)
+        if others:
+            return await relay.process(raw, replace(envelope, recipients=others), early)
+        return reply
+
+    # -- both ways in ------------------------------------------------------------------------
+
+    async def receive(self, submission: bytes, extracted: Extracted, reporter: str, *,
+                      report_id: str | None = None, client: str = "") -> Report:
+        """Link, check and store one report; alert and acknowledge once it is stored."""
+        reporter = normalise_address(reporter).lower()
+        submission_sha = hashlib.sha256(submission).hexdigest()
+        if report_id is None:
+            async with self.store.session() as session:
+                earlier = await by_submission(session, reporter, submission_sha)
+            if earlier is not None:
+                return earlier   # the same report mail again (a retry): one report
+        keys = keys_of(extracted.raw)
+        async with self.store.session() as session:
+            link = await find_original(session, keys, reporter, self.settings.link_window_days)
+        raw = link.raw if link is not None and link.raw is not None else extracted.raw
+        outcome = await self.pipeline.run(raw, self._envelope(link, keys.from_address,
+                                                              reporter))
+        category, severity = hold_category(outcome.findings)
+        fields = dict(
+            reporter=reporter, note=extracted.note[:20000], how=extracted.how,
+            source=link.source if link is not None else "forwarded",
+            authentic=bool(link is not None and link.authentic),
+            trace_id=link.trace.id if link is not None else None,
+            held_id=link.held_id if link is not None else None,
+            kept_id=link.kept_id if link is not None else None,
+            sha256=link.sha256 if link is not None else hashlib.sha256(raw).hexdigest(),
+            message_id=(keys.message_id or outcome.message.message_id)[:998],
+            subject=keys.subject or outcome.message.subject,
+            from_header=outcome.message.header("From")[:2000],
+            raw=raw, forwarded_raw=extracted.raw, submission_sha256=submission_sha,
+            findings=[f.to_dict() for f in outcome.findings],
+            category=category, severity=severity, status="new")
+        async with self.store.transaction() as session:
+            first = await first_report_of(session, sha256=fields["sha256"],
+                                          message_id=fields["message_id"],
+                                          trace_id=fields["trace_id"], exclude=report_id)
+            fields["duplicate_of"] = first.id if first is not None else None
+            if report_id is None:
+                report = await create_report(session, client=client, **fields)
+            else:
+                report = await _complete(session, report_id, fields, client)
+        self._notify(report, first, link)
+        return report
+
+    def _envelope(self, link: Link | None, from_address: str, reporter: str) -> Envelope:
+        d = self.directory
+        if link is None:
+            return Envelope(mail_from=from_address, sender=d.party(from_address),
+                            recipients=[d.party(reporter)], client_ip="", helo="",
+                            direction=Direction.INBOUND)
+        t = link.trace
+        return Envelope(mail_from=t.mail_from, sender=d.party(t.mail_from),
+                        recipients=[d.party(reporter)], client_ip=t.client_ip, helo=t.helo,
+                        direction=Direction(t.direction), received_at=t.received_at)
+
+    # -- notices --------------------------------------------------------------------------------
+
+    def _notify(self, report: Report, first: Report | None, link: Link | None) -> None:
+        if self.alerts is None:
+            return
+        notices = []
+        if self.reviewers:
+            notices.append(self._alert(report, first, link))
+        if self.settings.acknowledge:
+            notices.append(self._acknowledgement(report, first))
+        for msg in notices:
+            task = asyncio.create_task(self.alerts.mail(msg))
+            self._notices.add(task)
+            task.add_done_callback(self._notices.discard)
+
+    def _notice(self, to: list[str], subject: str, body: str, report: Report) -> EmailMessage:
+        msg = EmailMessage()
+        sender = self.alerts.config.from_address
+        msg["From"] = sender
+        msg["To"] = ", ".join(to)
+        msg["Subject"] = subject
+        msg["Date"] = formatdate()
+        msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+        msg["X-Aupgate-Report"] = report.id
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(body)
+        return msg
+
+    def _alert(self, report: Report, first: Report | None, link: Link | None) -> EmailMessage:
+        copy = {
+            "held": "the copy the gateway held",
+            "kept": "the copy the gateway delivered",
+            "trace": "the reporter's forwarded copy (the gateway passed this message on, "
+                     "but no longer keeps its bytes)",
+        }.get(report.source, "the reporter's forwarded copy (the gateway has no record "
+                             "of this message)")
+        shown = [f for f in report.findings if f.get("score") or f.get("severity") in (
+            "medium", "high", "critical")]
+        lines = [
+            f"{report.reporter} reported a message (policy 2.1.3), "
+            f"by {_HOW.get(report.how, report.how)}.",
+            "",
+            "Their note:",
+            *(f"  {ln}" for ln in (report.note or "(none)").splitlines()[:30]),
+            "",
+            f"From:    {report.from_header}",
+            f"Subject: {report.subject}",
+            f"Copy:    {copy}",
+            f"SHA-256: {report.sha256}",
+            "",
+            "Findings:" if shown else "Findings: none from the checks and the classifier",
+            *(f"  - {f['code']} ({f['score']}): {f['detail']}" for f in shown[:20]),
+        ]
+        if first is not None:
+            lines += ["", f"Already reported by {first.reporter} on "
+                          f"{first.created_at:%d %b %Y %H:%M} UTC (report {first.id})."]
+        lines += ["", f"Review it at {self.web_url}/reports/{report.id}",
+                  "The message itself is not attached: open it in the review app."]
+        tag = "Reported again" if first is not None else "Reported"
+        return self._notice(self.reviewers, f"[aupgate] {tag} by {report.reporter}: "
+                                            f"{report.subject[:100]}", "\n".join(lines) + "\n",
+                            report)
+
+    def _acknowledgement(self, report: Report, first: Report | None) -> EmailMessage:
+        body = (
+            f"Thank you. Your report of the message \"{report.subject}\" has reached the "
+            f"headteacher and the designated safeguarding lead (policy 2.1.3).\n\n"
+            + ("It had already been reported; your note has been added to it.\n\n"
+               if first is not None else "")
+            + "You do not need to do anything else, and please do not forward the message "
+            "to anyone else.\n\n"
+            f"Reference: {report.id}\n"
+            f"You can follow it at {self.web_url}/reports/mine\n")
+        return self._notice([report.reporter], f"[aupgate] Report received: "
+                                               f"{report.subject[:100]}", body, report)
+
+    async def close(self) -> None:
+        if self._notices:
+            await asyncio.wait(list(self._notices), timeout=10)
+
+
+_HOW = {"attachment": "forwarding it as an attachment", "arf": "a report button (ARF)",
+        "inline": "forwarding it", "upload": "uploading it", "plain": "mail"}
+
+
+async def _complete(session, report_id: str, fields: dict, client: str) -> Report:
+    from quarantine.store import audit
+
+    report = await session.get(Report, report_id)
+    for key in ("reporter", "note", "how", "submission_sha256", "forwarded_raw"):
+        fields.pop(key, None)   # as the reporter submitted them
+    for key, value in fields.items():
+        setattr(report, key, value)
+    await audit.append(session, actor="aupgate", action="report.checked", subject=report.id,
+                       client=client, detail={"source": report.source, "sha256": report.sha256,
+                                              "duplicate_of": report.duplicate_of})
+    return report
+
+
+class ReportWorker:
+    """Completes the reports that staff uploaded in the web app."""
+
+    def __init__(self, intake: ReportIntake, interval: float = 1.0) -> None:
+        self.intake = intake
+        self.interval = interval
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="report-uploads")
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # noqa: BLE001
+                log.exception("report uploads: a pass failed")
+            await asyncio.sleep(self.interval)
+
+    async def run_once(self) -> int:
+        async with self.intake.store.session() as session:
+            rows = await pending(session)
+        for row in rows:
+            try:
+                await self.intake.receive(row.forwarded_raw,
+                                          extract_upload(row.forwarded_raw, row.note),
+                                          row.reporter, report_id=row.id)
+            except Exception:  # noqa: BLE001 - a broken upload must not stop the others
+                log.exception("report %s: could not check the upload", row.id)
+                async with self.intake.store.transaction() as session:
+                    (await session.get(Report, row.id)).status = "unreadable"
+        return len(rows)
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()

@@ -1,0 +1,65 @@
+"""Finding the reported message in the ways mail clients forward (no SMTP needed)."""
+
+from __future__ import annotations
+
+from gateway.reports.extract import extract, keys_of
+from tests.reports.forwards import (
+    as_arf,
+    as_attachment,
+    as_inline_gmail,
+    as_inline_outlook,
+    dated,
+)
+from tests.support import STAFF, make_message
+
+
+def original():
+    return dated(make_message("friend@example.org", [STAFF], subject="About Friday",
+                              body="Some nasty words here.\n"))
+
+
+def test_attachment_arf_and_inline_forwards_yield_the_message_and_the_note():
+    orig = original()
+    raw = orig.as_bytes().replace(b"\n", b"\r\n")
+    cases = {
+        "attachment": as_attachment(STAFF, raw, "Please look at this").as_bytes(),
+        "arf": as_arf(STAFF, raw, "Please look at this"),
+        "inline": as_inline_outlook(STAFF, orig, "Please look at this").as_bytes(),
+    }
+    for how, report in cases.items():
+        found = extract(report)
+        keys = keys_of(found.raw)
+        assert found.how == how
+        assert found.note == "Please look at this", how
+        assert keys.from_address == "friend@example.org" and keys.subject == "About Friday"
+        assert b"Some nasty words here." in found.raw
+        assert keys.date is not None
+        if how != "inline":
+            assert keys.message_id == orig["Message-ID"]
+    gmail = extract(as_inline_gmail(STAFF, orig, "From Gmail").as_bytes())
+    assert gmail.how == "inline" and gmail.note == "From Gmail"
+    assert keys_of(gmail.raw).subject == "About Friday"
+
+
+def test_arf_with_headers_only_and_other_clients_markers():
+    orig = original()
+    found = extract(as_arf(STAFF, orig.as_bytes().replace(b"\n", b"\r\n"), "hdrs", True))
+    assert found.headers_only and keys_of(found.raw).message_id == orig["Message-ID"]
+    apple = ("From: j.harris@stchristophers.example\r\nTo: report@stchristophers.example\r\n"
+             "Subject: Fwd: About Friday\r\n\r\nAwful.\r\n\r\nBegin forwarded message:\r\n\r\n"
+             "From: Friend <friend@example.org>\r\nSubject: About Friday\r\n"
+             "Date: 29 November 2026 at 02:30:00 GMT\r\nTo: James <" + STAFF + ">\r\n\r\n"
+             "Some nasty words here.\r\n").encode()
+    thunderbird = apple.replace(b"Begin forwarded message:",
+                                b"-------- Forwarded Message --------")
+    for report in (apple, thunderbird):
+        found = extract(report)
+        keys = keys_of(found.raw)
+        assert (found.how, found.note) == ("inline", "Awful.")
+        assert keys.from_address == "friend@example.org" and keys.date.day == 29
+
+
+def test_a_report_without_a_message_is_kept_as_it_is():
+    report = make_message(STAFF, ["report@stchristophers.example"], body="I got a rude mail")
+    found = extract(report.as_bytes())
+    assert found.how == "plain" and found.note == "I got a rude mail"

@@ -1,0 +1,163 @@
+"""The report address end to end: staff forward offensive mail to the running relay
+with a real SMTP client (from the academy mail server's address), and the report is
+linked to the copy the gateway delivered or held; everyone else is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import smtplib
+from email.policy import SMTP
+
+import pytest
+from sqlalchemy import select
+
+from quarantine.store.models import HeldMessage, KeptMessage, Report
+from tests.reports.forwards import REPORT, as_arf, as_attachment, as_inline_outlook, dated
+from tests.support import (
+    PUPIL,
+    STAFF,
+    TRUSTED_IP,
+    audit_actions,
+    in_store,
+    make_message,
+    wait_until,
+)
+
+OTHER_STAFF = "s.patel@stchristophers.example"
+REVIEWERS = ("head@stchristophers.example", "dsl@stchristophers.example")
+
+
+def rows(store_url, model, *where):
+    async def work(session):
+        return list((await session.scalars(select(model).where(*where))).all())
+    return in_store(store_url, work)
+
+
+def reports(store_url):
+    async def work(session):
+        return list((await session.scalars(select(Report).order_by(Report.created_at))).all())
+    return in_store(store_url, work)
+
+
+def mailbox_copy(delivered: bytes) -> bytes:
+    """What the recipient's mailbox holds: the delivered bytes without the sink's line."""
+    return delivered.split(b"\r\n", 1)[1]
+
+
+def notices(sink, report_id: str) -> dict[str, bytes]:
+    """The alert and the acknowledgement about a report, by envelope recipients."""
+    found = {}
+    for m in sink.messages():
+        if f"X-Aupgate-Report: {report_id}".encode() in m:
+            envelope = m.split(b"\r\n", 1)[0].decode()
+            found[envelope.split(" -> ")[1]] = m
+    return found
+
+
+def deliver_original(gw, sink, store_url, subject="You are pathetic", count=1):
+    msg = dated(make_message("troll@example.org", [STAFF], subject=subject,
+                             body="Nobody at your school can stand you.\n"))
+    with gw.smtp() as client:
+        client.send_message(msg)
+    delivered = sink.wait_for(count)[-1]
+    [kept] = wait_until(lambda: rows(store_url, KeptMessage), timeout=15)
+    return msg, delivered, kept
+
+
+def test_forward_as_attachment_becomes_a_report_on_the_delivered_copy(gateway, sink,
+                                                                      store_url):
+    msg, delivered, kept = deliver_original(gateway, sink, store_url)
+    report_mail = as_attachment(STAFF, mailbox_copy(delivered),
+                                "This came in last night.").as_bytes(policy=SMTP)
+    with gateway.smtp(TRUSTED_IP) as client:
+        assert client.sendmail(STAFF, [REPORT], report_mail) == {}
+
+    [report] = reports(store_url)
+    assert (report.reporter, report.how, report.note) == (STAFF, "attachment",
+                                                          "This came in last night.")
+    assert report.source == "kept" and report.authentic
+    assert report.kept_id == kept.trace_id and report.trace_id == kept.trace_id
+    assert report.raw == kept.raw and report.sha256 == hashlib.sha256(kept.raw).hexdigest()
+    assert report.message_id == msg["Message-ID"] and report.status == "new"
+    assert report.duplicate_of is None and report.findings is not None
+    assert "report.create" in audit_actions(store_url)
+
+    # the reviewers' alert and the reporter's acknowledgement reach the downstream server
+    got = wait_until(lambda: (n := notices(sink, report.id)) and len(n) == 2 and n, timeout=15)
+    assert got, f"notices: {[m[:200] for m in sink.messages()]}"
+    alert = got[", ".join(REVIEWERS)]
+    assert b"This came in last night." in alert and b"delivered" in alert
+    assert STAFF.encode() in alert and f"/reports/{report.id}".encode() in alert
+    assert b"Thank you" in got[STAFF]
+    assert len(sink.messages()) == 3, "the report mail itself is never delivered"
+
+    # the same report mail again (a retry) is one report; another colleague's report of
+    # the same message links to the first, and mail to others beside the report address
+    # is relayed as usual
+    with gateway.smtp(TRUSTED_IP) as client:
+        client.sendmail(STAFF, [REPORT], report_mail)
+    second = as_attachment(OTHER_STAFF, mailbox_copy(delivered), "Me too")
+    second.replace_header("To", f"{REPORT}, {STAFF}")
+    with gateway.smtp(TRUSTED_IP) as client:
+        assert client.send_message(second, to_addrs=[REPORT, STAFF]) == {}
+    first, again = reports(store_url)
+    assert first.id == report.id and again.reporter == OTHER_STAFF
+    assert again.duplicate_of == report.id and again.sha256 == report.sha256
+    assert wait_until(lambda: any(b"Me too" in m and f"-> {STAFF}\r\n".encode() in m
+                                  for m in sink.messages()))
+
+
+def test_arf_report_is_linked_to_the_held_copy(gateway_factory, sink, store_url):
+    gw = gateway_factory(**{"allowlist.unapproved_sender_to_pupil": "hold"})
+    msg = dated(make_message("stranger@example.net", [PUPIL, STAFF], subject="Meet me",
+                             body="Don't tell your parents.\n"))
+    with gw.smtp() as client:
+        client.send_message(msg)
+    delivered = sink.wait_for(1)[0]
+    [held] = rows(store_url, HeldMessage)
+    with gw.smtp(TRUSTED_IP) as client:
+        client.sendmail(STAFF, [REPORT], as_arf(STAFF, mailbox_copy(delivered),
+                                                "Sent to a pupil too"))
+    [report] = reports(store_url)
+    assert report.how == "arf" and report.note == "Sent to a pupil too"
+    assert (report.source, report.held_id, report.authentic) == ("held", held.id, True)
+    assert report.raw == held.raw and report.sha256 == held.sha256
+
+
+def test_inline_forward_is_linked_by_sender_date_and_subject(gateway, sink, store_url):
+    msg, _, kept = deliver_original(gateway, sink, store_url, subject="Your class is a joke")
+    with gateway.smtp(TRUSTED_IP) as client:
+        client.send_message(as_inline_outlook(STAFF, msg, "See below. Horrible."))
+    [report] = reports(store_url)
+    assert (report.how, report.note) == ("inline", "See below. Horrible.")
+    assert report.source == "kept" and report.kept_id == kept.trace_id
+    assert report.raw == kept.raw
+
+    # a message the gateway never saw: the forwarded copy, marked as such
+    unseen = dated(make_message("someone@example.com", [STAFF], subject="Never passed here",
+                                body="Rude words.\n"))
+    with gateway.smtp(TRUSTED_IP) as client:
+        client.send_message(as_inline_outlook(STAFF, unseen, "Got this on my phone"))
+    _, other = reports(store_url)
+    assert other.source == "forwarded" and not other.authentic and other.trace_id is None
+    assert b"Rude words." in other.raw and b"X-Aupgate-Forwarded-Copy" in other.raw
+
+
+REFUSED = [
+    (PUPIL, TRUSTED_IP, b"only members of staff"),
+    ("stranger@example.net", TRUSTED_IP, b"only members of staff"),
+    ("stranger@example.net", "127.0.0.1", b"from the trust's staff only"),
+    (STAFF, "127.0.0.1", b"from the trust's staff only"),   # our address, from outside
+]
+
+
+def test_reports_from_anyone_but_staff_are_refused(gateway, sink, store_url):
+    for sender, source_ip, why in REFUSED:
+        report_mail = as_attachment(sender, make_message("x@example.org", [STAFF]).as_bytes(),
+                                    "spam")
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            with gateway.smtp(source_ip) as client:
+                client.send_message(report_mail, from_addr=sender, to_addrs=[REPORT])
+        code, reply = refused.value.recipients[REPORT]
+        assert code == 550 and reply.startswith(b"5.7.1") and why in reply, (sender, reply)
+    assert reports(store_url) == [] and sink.messages() == []
