@@ -90,6 +90,7 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=800)
     parser.add_argument("--corpus-size", type=int, default=400)
     parser.add_argument("--store-url", help="default: SQLite in a temporary folder")
+    parser.add_argument("--workers", type=int, default=1, help="gateway processes")
     args = parser.parse_args()
 
     corpus = load_corpus(args.corpus_size)
@@ -102,7 +103,8 @@ def main() -> int:
         port = free_port()
         config = write_config(tmp / "gateway.toml", {
             "server.listen_port": port, "relay.downstream": f"127.0.0.1:{sink.port}",
-            "store.url": store_url, "server.max_sessions_per_client": 1000})
+            "store.url": store_url, "server.max_sessions_per_client": 1000,
+            "server.workers": args.workers})
         asyncio.run(import_directory(store_url, ROOT / "config" / "directory.sample.csv"))
         gateway = GatewayProcess(config, port, tmp)
         gateway.start()
@@ -122,7 +124,8 @@ def main() -> int:
     mean_kb = direct["bytes"] / args.messages / 1024
     print(f"\naupgate relay benchmark: {args.messages} messages from {CORPUS.name} "
           f"(first {len(corpus)} of index.csv, mean {mean_kb:.1f} KiB), "
-          f"{args.sessions} parallel sessions, loopback, store {store_url.split(':')[0]}\n")
+          f"{args.sessions} parallel sessions, {args.workers} gateway worker(s), loopback, "
+          f"store {store_url.split(':')[0]}\n")
     print("| path | sessions | msgs/s | p50 ms | p99 ms | failed |")
     print("|---|---:|---:|---:|---:|---:|")
     rows = (("client → sink (baseline)", 1, direct1), ("client → aupgate → sink", 1, through1),
