@@ -110,7 +110,9 @@ class StaffIndex:
             return out
         for p in self.people:
             kind = ""
-            if p.first in words and p.last in words:
+            # First and last name, with at most one other word ("Sarah J Johnson"):
+            # "St Mary's School Office" is not the "School Office" mailbox.
+            if p.first in words and p.last in words and len(words - {p.first, p.last}) <= 1:
                 kind = "full"
             elif len(nt.tokens) == 2 and nt.tokens[0] == p.first and len(p.last) >= 5 \
                     and len(nt.tokens[1]) >= 5 and distance(nt.tokens[1], p.last) == 1:
