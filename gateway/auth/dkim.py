@@ -133,9 +133,17 @@ class DkimVerifier:
                                  b=b)
         if answer is None or not answer.ok or not any("p=" in t for t in answer.txt()):
             return DkimSignature(d, s, a, i, PERMERROR, f"no key published at {name}", b=b)
+        dnsfunc = dnsfunc_from(keys)
+        try:
+            record = dnsfunc(name)
+            if not parse_tag_value(record).get(b"p"):
+                return DkimSignature(d, s, a, i, PERMERROR, f"key revoked at {name}", b=b)
+            dkimpy.evaluate_pk(name.encode() + b".", record)
+        except Exception as e:  # noqa: BLE001 - any unusable key record
+            return DkimSignature(d, s, a, i, PERMERROR, f"bad key at {name}: {e}", b=b)
         verifier = dkimpy.DKIM(raw, logger=_quiet, minkey=self.minkey)
         try:
-            ok = verifier.verify(idx=idx, dnsfunc=dnsfunc_from(keys))
+            ok = verifier.verify(idx=idx, dnsfunc=dnsfunc)
         except dkimpy.ValidationError as e:
             return DkimSignature(d, s, a, i, FAIL if "body hash" in str(e) else PERMERROR,
                                  str(e), b=b)
