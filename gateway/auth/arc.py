@@ -9,6 +9,7 @@ for SPF/DKIM/DMARC results that a forward broke.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
@@ -52,11 +53,7 @@ class ArcVerifier:
         names = {key_name(t) for t in seals + sigs} - {None}
         keys = await fetch_keys(self.resolver, names)  # type: ignore[arg-type]
         broken = [a for a in keys.values() if a.temperror]
-        arc = dkimpy.ARC(raw, logger=_quiet, minkey=self.minkey)
-        try:
-            cv, results, reason = arc.verify(dnsfunc=dnsfunc_from(keys))
-        except Exception as e:  # noqa: BLE001 - dkimpy on hostile input
-            cv, results, reason = dkimpy.CV_Fail, [], f"verifier error: {e}"
+        cv, results, reason = await asyncio.to_thread(self._verify_chain, raw, keys)
         if cv != dkimpy.CV_Pass:
             if broken:
                 return ArcResult("temperror", f"key lookup failed: {broken[0].error}",
@@ -71,6 +68,14 @@ class ArcVerifier:
         if trusted:
             sealer_results, from_domain = _aar_results(raw, newest["instance"])
         return ArcResult("pass", "", len(results), sealer, trusted, sealer_results, from_domain)
+
+
+    def _verify_chain(self, raw: bytes, keys) -> tuple:
+        arc = dkimpy.ARC(raw, logger=_quiet, minkey=self.minkey)
+        try:
+            return arc.verify(dnsfunc=dnsfunc_from(keys))
+        except Exception as e:  # noqa: BLE001 - dkimpy on hostile input
+            return dkimpy.CV_Fail, [], f"verifier error: {e}"
 
 
 _METHOD = re.compile(r"(?:^|;)\s*([a-z0-9-]+)\s*=\s*([a-z]+)", re.I)

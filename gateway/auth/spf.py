@@ -59,11 +59,13 @@ class SpfChecker:
         """SPF for MAIL FROM (postmaster@HELO for the null sender) and for HELO."""
         loop = asyncio.get_running_loop()
         deadline = time.monotonic() + self.budget
-        results = [await asyncio.to_thread(self._evaluate, loop, deadline, ip, mail_from, helo,
-                                           "mailfrom")]
+        return await asyncio.to_thread(self._evaluate_all, loop, deadline, ip, mail_from, helo)
+
+    def _evaluate_all(self, loop, deadline, ip, mail_from, helo) -> list[SpfResult]:
+        """Both identities in one trip to the worker thread."""
+        results = [self._evaluate(loop, deadline, ip, mail_from, helo, "mailfrom")]
         if helo and mail_from:
-            results.append(await asyncio.to_thread(self._evaluate, loop, deadline, ip, "",
-                                                   helo, "helo"))
+            results.append(self._evaluate(loop, deadline, ip, "", helo, "helo"))
         return results
 
     def _evaluate(self, loop, deadline, ip, mail_from, helo, identity) -> SpfResult:
