@@ -82,15 +82,20 @@ class Gateway:
                                tls_context=tls, enable_SMTPUTF8=True)
         return factory
 
-    async def start(self) -> None:
+    async def start(self, sock=None, *, housekeeping: bool = True) -> None:
+        """Listen (on `sock` when a parent process opened it for several workers)."""
         self.traces.start()
         self.releases.start()
-        self.report_uploads.start()
-        self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
+        if housekeeping:   # one node's (or worker's) jobs, not every worker's
+            self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
+            self.report_uploads.start()
         c = self.config.server
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(self.smtp_factory(), c.listen_host,
-                                               c.listen_port)
+        if sock is not None:
+            self.server = await loop.create_server(self.smtp_factory(), sock=sock)
+        else:
+            self.server = await loop.create_server(self.smtp_factory(), c.listen_host,
+                                                   c.listen_port)
         log.info("aupgate listening on %s:%s", c.listen_host, self.port)
 
     @property

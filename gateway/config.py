@@ -37,6 +37,9 @@ class ServerConfig(_Section):
     max_sessions: int = Field(100, ge=1)
     max_sessions_per_client: int = Field(20, ge=1)
     max_messages_in_flight: int = Field(16, ge=1)
+    # Processes accepting on the one listening socket; each takes an equal share of the
+    # session limits. More than the machine's cores only adds memory.
+    workers: int = Field(1, ge=1, le=64)
     command_timeout: float = Field(300, gt=0)
     data_timeout: float = Field(600, gt=0)
     # A bare LF or CR in DATA is the SMTP smuggling vector: refuse it (550 5.5.2),

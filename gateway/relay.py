@@ -40,6 +40,7 @@ class Relay:
         self.hostname = hostname
         self.alerts = alerts
         self.keep_delivered = keep_delivered
+        self._background: set[asyncio.Task] = set()  # referenced until done, or they vanish
 
     async def process(self, raw: bytes, envelope: Envelope,
                       early: list[Finding] | None = None) -> str:
@@ -83,7 +84,10 @@ class Relay:
         if held_ids and self.alerts is not None:
             wanted = [d for d in decisions if d.alert]
             if wanted:
-                asyncio.create_task(self.alerts.send(held_ids[0], outcome, envelope, wanted))
+                task = asyncio.create_task(self.alerts.send(held_ids[0], outcome, envelope,
+                                                            wanted))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
         verdict = str(max(d.action for d in decisions))
         kept = raw if to_deliver and self.keep_delivered and not held_ids else None
         return self._finish(trace, verdict, f"250 2.0.0 Ok: {trace_id}", traced=bool(held_ids),

@@ -37,6 +37,8 @@ from quarantine.store.reports import by_submission, create_report, first_report_
 
 log = logging.getLogger(__name__)
 
+CONNECTION_CHECKS = ("auth",)
+
 
 class ReportIntake:
     def __init__(self, settings: ReportsSettings, *, store: Store, pipeline: Pipeline,
@@ -44,7 +46,11 @@ class ReportIntake:
                  reviewers: list[str] | None = None, web_url: str = "") -> None:
         self.settings = settings
         self.store = store
-        self.pipeline = pipeline
+        # Sender authentication belongs to the connection and the moment: run again on a
+        # copy, days later, it says nothing. Its findings from the time come from the trace.
+        self.pipeline = Pipeline([c for c in pipeline.checks
+                                  if c.name not in CONNECTION_CHECKS],
+                                 pipeline.policy, pipeline.limits, pipeline.check_timeout)
         self.directory = directory
         self.traces = traces
         self.alerts = alerts
@@ -129,7 +135,7 @@ class ReportIntake:
             subject=keys.subject or outcome.message.subject,
             from_header=outcome.message.header("From")[:2000],
             raw=raw, forwarded_raw=extracted.raw, submission_sha256=submission_sha,
-            findings=[f.to_dict() for f in outcome.findings],
+            findings=[f.to_dict() for f in outcome.findings] + _then(link),
             category=category, severity=severity, status="new")
         async with self.store.transaction() as session:
             first = await first_report_of(session, sha256=fields["sha256"],
@@ -237,6 +243,15 @@ class ReportIntake:
 
 _HOW = {"attachment": "forwarding it as an attachment", "arf": "a report button (ARF)",
         "inline": "forwarding it", "upload": "uploading it", "plain": "mail"}
+
+
+def _then(link: Link | None) -> list[dict]:
+    """The connection checks' findings from when the gateway received the message."""
+    if link is None:
+        return []
+    return [{**f, "detail": f"when received: {f.get('detail', '')}"}
+            for f in link.findings_then
+            if str(f.get("code", "")).split(".")[0] in CONNECTION_CHECKS]
 
 
 async def _complete(session, report_id: str, fields: dict, client: str) -> Report:

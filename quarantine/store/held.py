@@ -66,6 +66,20 @@ async def due_releases(session: AsyncSession, limit: int = 20) -> list[Release]:
     return list((await session.scalars(stmt)).all())
 
 
+async def claim_release(session: AsyncSession, release_id: int,
+                        lease: timedelta = timedelta(minutes=5)) -> bool:
+    """Take a due release for this node. Several gateways share the store: the claim
+    pushes the release's next attempt past a lease, so the others skip it; a node that
+    dies mid-delivery leaves it to be tried again when the lease runs out."""
+    now = datetime.now(UTC)
+    result = await session.execute(
+        update(Release)
+        .where(Release.id == release_id, Release.status == "pending",
+               Release.next_attempt_at <= now)
+        .values(next_attempt_at=now + lease))
+    return result.rowcount == 1
+
+
 async def release_done(session: AsyncSession, release_id: int) -> None:
     await session.execute(update(Release).where(Release.id == release_id).values(
         status="delivered", delivered_at=datetime.now(UTC)))
