@@ -15,7 +15,8 @@ from pathlib import Path
 from gateway.config import ConfigError, GatewayConfig, load_config, parse_host_port
 
 # Other parts add their own subcommands: each of these modules has `register(subparsers)`.
-PLUGGED_COMMANDS = ("classifiers.cli", "gateway.auth.cli", "quarantine.web.cli")
+PLUGGED_COMMANDS = ("classifiers.cli", "gateway.retraining", "gateway.auth.cli",
+                    "quarantine.web.cli")
 
 
 def main(argv: list[str] | None = None) -> int:
