@@ -19,6 +19,7 @@ itself the report (`how="plain"`), so that a reviewer still sees it.
 from __future__ import annotations
 
 import email
+import email.header
 import email.policy
 import email.utils
 import re
@@ -158,16 +159,25 @@ def _unquote(lines: list[str]) -> list[str]:
 def _rebuild(headers: dict[str, str], body: str) -> bytes:
     """A message made of the header block and body that an inline forward showed."""
     out = EmailMessage(policy=_POLICY)
-    out["From"] = headers.get("from", "")
+    out["From"] = _addresses(headers.get("from", ""))
     for name in ("to", "cc", "reply-to"):
         if headers.get(name):
-            out[name.title()] = headers[name]
+            out[name.title()] = _addresses(headers[name])
     out["Subject"] = headers.get("subject", "")
     shown = headers.get("date") or headers.get("sent") or ""
     when = parse_date(shown)
     out["Date"] = email.utils.format_datetime(when) if when else shown
     out["X-Aupgate-Forwarded-Copy"] = "rebuilt from an inline forward"
     return _with_text(out, body)
+
+
+def _addresses(value: str) -> str:
+    """An address list as a forward showed it, with only display names encoded."""
+    pairs = email.utils.getaddresses([value])
+    if not any("@" in addr for _, addr in pairs):
+        return value if value.isascii() else str(email.header.Header(value, "utf-8"))
+    return ", ".join(email.utils.formataddr((name, addr), charset="utf-8")
+                     for name, addr in pairs if addr)
 
 
 def _with_text(msg: EmailMessage, body: str) -> bytes:
@@ -186,7 +196,7 @@ def keys_of(raw: bytes) -> Keys:
 
     msg = email.message_from_bytes(raw, policy=_POLICY)
     name, addr = email.utils.parseaddr(str(msg.get("From") or ""))
-    if not addr and "@" not in name:   # Outlook may show a name only
+    if "@" not in addr:   # Outlook may show a name only
         name, addr = str(msg.get("From") or ""), ""
     return Keys(
         message_id=decode_header_value(msg.get("Message-ID") or "").strip(),

@@ -63,3 +63,18 @@ def test_a_report_without_a_message_is_kept_as_it_is():
     report = make_message(STAFF, ["report@stchristophers.example"], body="I got a rude mail")
     found = extract(report.as_bytes())
     assert found.how == "plain" and found.note == "I got a rude mail"
+
+
+def test_inline_forward_with_non_ascii_names_and_a_name_only_sender():
+    report = ("From: j.harris@stchristophers.example\r\nTo: report@stchristophers.example\r\n"
+              "Subject: FW: Café\r\nContent-Type: text/plain; charset=utf-8\r\n"
+              "Content-Transfer-Encoding: 8bit\r\n\r\nHorrible.\r\n\r\n"
+              "-----Original Message-----\r\nFrom: Zoë Brontë <zoe@example.org>\r\n"
+              "Sent: Sunday, 29 November 2026 14:30\r\nTo: James Harris\r\n"
+              "Subject: Café — naïve\r\n\r\nSome text\r\n").encode()
+    keys = keys_of(extract(report).raw)
+    assert (keys.from_address, keys.from_name) == ("zoe@example.org", "Zoë Brontë")
+    assert keys.subject == "Café — naïve" and (keys.date.hour, keys.date.minute) == (14, 30)
+    name_only = report.replace("Zoë Brontë <zoe@example.org>".encode(), "Zoë Brontë".encode())
+    keys = keys_of(extract(name_only).raw)
+    assert (keys.from_address, keys.from_name) == ("", "Zoë Brontë")
