@@ -271,7 +271,7 @@ async def _complete(session, report_id: str, fields: dict, client: str) -> Repor
 class ReportWorker:
     """Completes the reports that staff uploaded in the web app."""
 
-    def __init__(self, intake: ReportIntake, interval: float = 1.0) -> None:
+    def __init__(self, intake: ReportIntake, interval: float = 2.0) -> None:
         self.intake = intake
         self.interval = interval
         self._task: asyncio.Task | None = None
