@@ -18,7 +18,6 @@ from gateway.checks import Services
 from gateway.config import GatewayConfig, validate_section
 from gateway.envelope import Audience, Direction, Envelope, Party
 from gateway.message import Message
-from tests.auth.dnsserver import ZoneServer
 
 PROJECT = Path(__file__).resolve().parents[2]
 SHARED = PROJECT.parent / "shared" / "data" / "mail"
@@ -53,13 +52,6 @@ def new_rsa_key(bits: int = 1024) -> Key:
     der = key.public_key().public_bytes(serialization.Encoding.DER,
                                         serialization.PublicFormat.SubjectPublicKeyInfo)
     return Key(pem, base64.b64encode(der).decode())
-
-
-@pytest.fixture(scope="session")
-def dns_server():
-    server = ZoneServer(ttl=300).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")
