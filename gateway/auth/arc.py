@@ -69,7 +69,6 @@ class ArcVerifier:
             sealer_results, from_domain = _aar_results(raw, newest["instance"])
         return ArcResult("pass", "", len(results), sealer, trusted, sealer_results, from_domain)
 
-
     def _verify_chain(self, raw: bytes, keys) -> tuple:
         arc = dkimpy.ARC(raw, logger=_quiet, minkey=self.minkey)
         try:

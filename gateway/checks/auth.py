@@ -22,6 +22,7 @@ A DNS timeout or SERVFAIL gives `*.temperror`, never a pass and never "none".
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import time
 from typing import Literal
@@ -159,10 +160,16 @@ class AuthCheck:
             findings += self._arc_findings(arc)
 
         from_domain = message.from_address.rpartition("@")[2].lower().rstrip(".")
+        from_domains = {a.rpartition("@")[2].lower().rstrip(".")
+                        for _, a in email.utils.getaddresses(message.header_all("From")) if a}
         dmarc: DmarcResult | None = None
         if s.dmarc:
             remaining = deadline - time.monotonic()
-            if sigs is None or (s.spf and spf_results is None) or remaining <= 0:
+            if len(from_domains) > 1:
+                # RFC 7489 6.6.1: which author would DMARC protect? A classic bypass.
+                dmarc = DmarcResult("permerror", from_domain, reason="several From domains: "
+                                    + ", ".join(sorted(from_domains)))
+            elif sigs is None or (s.spf and spf_results is None) or remaining <= 0:
                 dmarc = DmarcResult("temperror", from_domain,
                                     reason="time budget spent before DMARC could be evaluated")
             else:
@@ -278,7 +285,7 @@ class AuthCheck:
             return [_f("auth.dmarc.temperror", Severity.LOW, 0.0,
                        f"DMARC for {where} could not be decided: {d.reason}", **data)]
         if d.result == "permerror":
-            return [_f("auth.dmarc.permerror", Severity.LOW, 1.0,
+            return [_f("auth.dmarc.permerror", Severity.MEDIUM, 3.0,
                        f"DMARC cannot be evaluated: {d.reason}", **data)]
         if self._arc_vouches(arc, d.from_domain):
             assert arc is not None

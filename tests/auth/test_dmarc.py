@@ -148,3 +148,14 @@ async def test_time_budget_gives_temperror(make_auth, dns_server):
     found = codes(findings)
     assert {"auth.spf.temperror", "auth.dmarc.temperror"} <= found
     assert "auth.spf.pass" not in found
+
+
+async def test_two_from_domains_is_permerror(make_auth, dns_server, keys):
+    mine, victim = unique("mine"), unique("victim")
+    dns_server.add(f"_dmarc.{victim}", "TXT", "v=DMARC1; p=reject")
+    dns_server.add(f"k._domainkey.{mine}", "TXT", keys["a"].record)
+    raw = sign(make_raw(f"x@{mine}"), mine, "k", keys["a"])
+    raw = raw.replace(b"From: ", f"From: ceo@{victim}\r\nFrom: ".encode(), 1)
+    findings = await make_auth().run(parse(raw), envelope(f"x@{mine}", ip="203.0.113.5"))
+    found = codes(findings)
+    assert "auth.dmarc.permerror" in found and "auth.dmarc.pass" not in found
