@@ -7,7 +7,8 @@ Inbound mail is checked; outbound mail (from the academy mail server) is signed 
   auth.spf.<result>            MAIL FROM (or postmaster@HELO for the null sender)
   auth.spf.helo.<result>       the HELO name, for information
   auth.dkim.pass|fail|permerror|temperror|none
-                               one finding per outcome, the signatures in data
+                               one finding per outcome, the signatures in data; beside
+                               a valid signature, the others are auth.dkim.other_failed
   auth.dmarc.pass|fail|none|temperror|permerror, and with a fail also
   auth.dmarc.fail.<disposition>  none|quarantine|reject: what the domain asks for
   auth.dmarc.override.arc      a trusted ARC sealer vouches for a forwarded message
@@ -220,23 +221,34 @@ class AuthCheck:
         if not sigs:
             return [_f("auth.dkim.none", Severity.INFO, 0.5, "The message is not DKIM-signed",
                        signatures=[])]
+        # A signature that does not verify is as if it were absent (RFC 6376 6.1): beside
+        # a valid one it is only recorded (auth.dkim.other_failed, and in the header).
+        # A DNS error on an aligned signature still shows as auth.dmarc.temperror.
         any_pass = any(x.passed for x in sigs)
+        groups = [("pass", [x for x in sigs if x.passed])]
+        if any_pass:
+            groups.append(("other_failed", [x for x in sigs if not x.passed]))
+        else:
+            groups += [(r, [x for x in sigs if x.result == r])
+                       for r in ("fail", "permerror", "temperror")]
         out = []
-        for result in ("pass", "fail", "permerror", "temperror"):
-            group = [x for x in sigs if x.result == result]
+        for code, group in groups:
             if not group:
                 continue
             names = ", ".join(f"{x.domain or '?'} ({x.selector or '?'})" for x in group)
-            if result == "pass":
+            reasons = "; ".join(sorted({x.reason for x in group if x.reason}))[:300]
+            if code == "pass":
                 sev, score, detail = Severity.INFO, 0.0, f"Valid DKIM signature by {names}"
-            elif result == "temperror":
+            elif code == "other_failed":
+                sev, score = Severity.INFO, 0.0
+                detail = f"Beside a valid one, DKIM signature by {names} does not verify: {reasons}"
+            elif code == "temperror":
                 sev, score = Severity.LOW, 0.0
                 detail = f"DKIM key lookup failed (DNS) for {names}"
             else:
-                sev, score = (Severity.INFO, 0.0) if any_pass else (Severity.LOW, 1.5)
-                reasons = "; ".join(sorted({x.reason for x in group if x.reason}))[:300]
+                sev, score = Severity.LOW, 1.5
                 detail = f"DKIM signature by {names} does not verify: {reasons}"
-            out.append(_f(f"auth.dkim.{result}", sev, score, detail,
+            out.append(_f(f"auth.dkim.{code}", sev, score, detail,
                           signatures=[x.to_dict() for x in group]))
         return out
 
