@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "gateway.toml"
@@ -34,9 +34,12 @@ class ServerConfig(_Section):
     max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     max_recipients: int = Field(100, ge=1)
     max_line_length: int = Field(998, ge=78, le=65536)
-    max_sessions: int = Field(200, ge=1)
+    max_sessions: int = Field(100, ge=1)
     max_sessions_per_client: int = Field(20, ge=1)
     max_messages_in_flight: int = Field(16, ge=1)
+    # Processes accepting on the one listening socket; each takes an equal share of the
+    # session limits. More than the machine's cores only adds memory.
+    workers: int = Field(1, ge=1, le=64)
     command_timeout: float = Field(300, gt=0)
     data_timeout: float = Field(600, gt=0)
     # A bare LF or CR in DATA is the SMTP smuggling vector: refuse it (550 5.5.2),
@@ -44,6 +47,19 @@ class ServerConfig(_Section):
     bare_line_endings: Literal["reject", "normalise"] = "reject"
     tls_cert_file: str = ""
     tls_key_file: str = ""
+    # aiosmtpd holds a whole message in memory before the checks run, and the parsed
+    # view holds it again: at worst every session does so at once. The product of the
+    # limits must fit this budget, so that a flood of large messages cannot exhaust memory.
+    memory_budget_bytes: int = Field(8 * 1024**3, ge=64 * 1024**2)
+
+    @model_validator(mode="after")
+    def _fits_memory(self) -> ServerConfig:
+        worst = self.max_sessions * self.max_message_bytes * 2
+        if worst > self.memory_budget_bytes:
+            raise ValueError(
+                f"max_sessions × max_message_bytes × 2 = {worst} bytes exceeds "
+                f"memory_budget_bytes ({self.memory_budget_bytes}); lower one of them")
+        return self
 
     @field_validator("tls_cert_file", "tls_key_file")
     @classmethod
@@ -98,11 +114,21 @@ class ParseConfig(_Section):
 
 class StoreConfig(_Section):
     url: str = "sqlite+aiosqlite:///var/aupgate.db"
-    retention_days: int = Field(90, ge=1)
+    retention_days: int = Field(90, ge=1)        # held messages' bodies
+    # Delivered messages' bodies, so that a report or case shows what was passed on.
+    # 0 keeps none (a report then links to the trace and the forwarded copy only).
+    keep_delivered_days: int = Field(30, ge=0)
 
 
 class PolicyConfig(_Section):
     file: str = "policy.toml"
+
+
+class AlertsConfig(_Section):
+    # Who hears at once about escalations and alerting rules (the headteacher, the DSL).
+    reviewers: list[str] = Field(default_factory=list)
+    from_address: str = "aupgate@localhost"
+    web_url: str = "http://127.0.0.1:8025"
 
 
 class GatewayConfig(_Section):
@@ -112,6 +138,7 @@ class GatewayConfig(_Section):
     parse: ParseConfig = ParseConfig()
     store: StoreConfig = StoreConfig()
     policy: PolicyConfig = PolicyConfig()
+    alerts: AlertsConfig = AlertsConfig()
     # One table per check module, validated by that module's own schema when the
     # checks are built (gateway.checks.build_checks), which also happens at start.
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)

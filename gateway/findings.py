@@ -34,6 +34,11 @@ class Finding:
     # Structured evidence for reviewers and case files (matched words, part paths,
     # probabilities). Must be JSON-serialisable.
     data: dict[str, Any] = field(default_factory=dict)
+    # The recipients this finding concerns; empty means the whole message.
+    recipients: tuple[str, ...] = ()
+
+    def concerns(self, recipient: str) -> bool:
+        return not self.recipients or recipient.lower() in self.recipients
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +47,7 @@ class Finding:
             "score": round(self.score, 3),
             "detail": self.detail,
             "data": self.data,
+            **({"recipients": list(self.recipients)} if self.recipients else {}),
         }
 
     @classmethod
@@ -52,6 +58,7 @@ class Finding:
             score=float(d["score"]),
             detail=d["detail"],
             data=dict(d.get("data") or {}),
+            recipients=tuple(d.get("recipients") or ()),
         )
 
 

@@ -114,9 +114,12 @@ class Policy:
             raise ConfigError(format_validation_error(str(path), e)) from None
 
     def decide(self, findings: list[Finding], envelope: Envelope) -> list[Decision]:
-        score = sum(f.score for f in findings)
-        return [self._decide_one(findings, score, r.address, r.audience)
-                for r in envelope.recipients]
+        decisions = []
+        for r in envelope.recipients:
+            mine = [f for f in findings if f.concerns(r.address)]
+            decisions.append(self._decide_one(mine, sum(f.score for f in mine), r.address,
+                                              r.audience))
+        return decisions
 
     def _decide_one(self, findings: list[Finding], score: float, rcpt: str,
                     audience: Audience) -> Decision:

@@ -5,8 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary,
-                        String, Text)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -89,6 +98,20 @@ class Trace(Base):
     verdict: Mapped[str] = mapped_column(String(16), default="")
     smtp_reply: Mapped[str] = mapped_column(Text, default="")
     duration_ms: Mapped[float] = mapped_column(default=0.0)
+
+
+class KeptMessage(Base):
+    """The bytes of a delivered message, kept for `store.keep_delivered_days` so that a
+    later report or case can show exactly what the gateway passed on (policy 2.1.3:
+    mail may be evidence). Written off the reply path with the trace."""
+
+    __tablename__ = "kept_messages"
+
+    trace_id: Mapped[str] = mapped_column(ForeignKey("traces.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    kept_at: Mapped[datetime] = mapped_column(index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class HeldMessage(Base):
