@@ -23,7 +23,6 @@ A DNS timeout or SERVFAIL gives `*.temperror`, never a pass and never "none".
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import time
 from typing import Literal
@@ -34,6 +33,7 @@ from gateway.auth.arc import ArcResult, ArcVerifier
 from gateway.auth.dkim import DkimSignature, DkimVerifier
 from gateway.auth.dmarc import DmarcEvaluator, DmarcResult, aligned
 from gateway.auth.dns import Resolver
+from gateway.auth.impersonation import from_domains as author_domains
 from gateway.auth.impersonation import is_local
 from gateway.auth.results_header import ResultsHeader, claims
 from gateway.auth.signing import Signer, load_key
@@ -161,8 +161,7 @@ class AuthCheck:
             findings += self._arc_findings(arc)
 
         from_domain = message.from_address.rpartition("@")[2].lower().rstrip(".")
-        from_domains = {a.rpartition("@")[2].lower().rstrip(".")
-                        for _, a in email.utils.getaddresses(message.header_all("From")) if a}
+        from_domains = author_domains(message.raw)
         dmarc: DmarcResult | None = None
         if s.dmarc:
             remaining = deadline - time.monotonic()
