@@ -110,7 +110,7 @@ def _f(code: str, severity: Severity, score: float, detail: str, **data) -> Find
 
 
 SPF_SCORES = {"pass": (Severity.INFO, 0.0), "neutral": (Severity.INFO, 0.0),
-              "none": (Severity.INFO, 0.5), "softfail": (Severity.LOW, 1.0),
+              "none": (Severity.INFO, 0.0), "softfail": (Severity.LOW, 1.0),
               "fail": (Severity.MEDIUM, 2.0), "permerror": (Severity.LOW, 1.0),
               "temperror": (Severity.LOW, 0.0)}
 DMARC_FAIL_SCORES = {"reject": 6.0, "quarantine": 4.0, "none": 1.0}
@@ -218,7 +218,7 @@ class AuthCheck:
             return [_f("auth.dkim.temperror", Severity.LOW, 0.0,
                        "DKIM could not be checked within the time budget", signatures=[])]
         if not sigs:
-            return [_f("auth.dkim.none", Severity.INFO, 0.5, "The message is not DKIM-signed",
+            return [_f("auth.dkim.none", Severity.INFO, 0.0, "The message is not DKIM-signed",
                        signatures=[])]
         # A signature that does not verify is as if it were absent (RFC 6376 6.1): beside
         # a valid one it is only recorded (auth.dkim.other_failed, and in the header).
