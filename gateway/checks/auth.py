@@ -6,7 +6,8 @@ Inbound mail is checked; outbound mail (from the academy mail server) is signed 
 
   auth.spf.<result>            MAIL FROM (or postmaster@HELO for the null sender)
   auth.spf.helo.<result>       the HELO name, for information
-  auth.dkim.pass|fail|permerror|temperror|none
+  auth.dkim.pass|fail|policy|permerror|temperror|none   (policy: l= leaves
+                               part of the body unsigned)
                                one finding per outcome, the signatures in data; beside
                                a valid signature, the others are auth.dkim.other_failed
   auth.dmarc.pass|fail|none|temperror|permerror, and with a fail also
@@ -229,7 +230,7 @@ class AuthCheck:
             groups.append(("other_failed", [x for x in sigs if not x.passed]))
         else:
             groups += [(r, [x for x in sigs if x.result == r])
-                       for r in ("fail", "permerror", "temperror")]
+                       for r in ("fail", "policy", "permerror", "temperror")]
         out = []
         for code, group in groups:
             if not group:
@@ -246,7 +247,8 @@ class AuthCheck:
                 detail = f"DKIM key lookup failed (DNS) for {names}"
             else:
                 sev, score = Severity.LOW, 1.5
-                detail = f"DKIM signature by {names} does not verify: {reasons}"
+                verb = "is not accepted" if code == "policy" else "does not verify"
+                detail = f"DKIM signature by {names} {verb}: {reasons}"
             out.append(_f(f"auth.dkim.{code}", sev, score, detail,
                           signatures=[x.to_dict() for x in group]))
         return out
