@@ -280,9 +280,12 @@ class AuthCheck:
         if arc is None or not arc.trusted:
             return False
         r = arc.sealer_results
-        if r.get("dmarc") == "pass":
-            return not arc.sealer_from_domain or arc.sealer_from_domain == from_domain
-        return r.get("dkim") == "pass" or r.get("spf") == "pass"
+        if r.get("dmarc") == "pass" and arc.sealer_from_domain == from_domain:
+            return True
+        # else an SPF or DKIM pass the sealer saw, for a domain aligned with From
+        return any(key.split(":", 1)[0] in ("dkim", "spf") and value == "pass"
+                   and aligned(key.split(":", 1)[1], from_domain, "r")
+                   for key, value in r.items() if ":" in key)
 
     def _dmarc_findings(self, d: DmarcResult, arc: ArcResult | None) -> list[Finding]:
         data = d.data()
