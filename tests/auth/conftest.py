@@ -78,7 +78,10 @@ def sign(raw: bytes, domain: str, selector: str, key: Key,
 
 def make_raw(from_addr: str, to: str = f"amy.lee@{LOCAL}", subject: str = "Hello",
              body: str = "Hello there.\r\n", extra: str = "", display: str = "") -> bytes:
-    frm = f'"{display}" <{from_addr}>' if display else from_addr
+    if display.startswith("=?"):
+        frm = f"{display} <{from_addr}>"
+    else:
+        frm = f'"{display}" <{from_addr}>' if display else from_addr
     n = next(_unique)
     return (f"From: {frm}\r\nTo: {to}\r\nSubject: {subject}\r\n"
             f"Date: Sun, 29 Nov 2026 02:00:00 +0000\r\nMessage-ID: <m{n}@test>\r\n"
