@@ -70,7 +70,7 @@ def test_server_runs_as_a_separate_process(tmp_path):
 
     zone = tmp_path / "zone.json"
     zone.write_text(json.dumps({"proc.test": {"TXT": ["v=spf1 -all"]}}))
-    proc = subprocess.Popen([sys.executable, "-m", "tests.auth.dnsserver", str(zone)],
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.localdns", str(zone)],
                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
     try:
         port = int(proc.stdout.readline())
