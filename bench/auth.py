@@ -2,7 +2,7 @@
 
     python -m bench.auth [--messages 200] [--concurrency 16]
 
-A DNS server (tests/auth/dnsserver.py, threads on 127.0.0.1) serves 50 sender domains,
+A DNS server (gateway/localdns.py, threads on 127.0.0.1) serves 50 sender domains,
 each with SPF, a DKIM key (RSA 2048) and DMARC p=reject. Messages are DKIM-signed by
 their sender and arrive from an SPF-authorised address. Scenarios:
 
@@ -27,9 +27,9 @@ import time
 from gateway.checks import Services, auth, impersonation
 from gateway.config import GatewayConfig, validate_section
 from gateway.envelope import Audience, Direction, Envelope, Party
+from gateway.localdns import ZoneServer
 from gateway.message import Message
 from tests.auth.conftest import make_raw, new_rsa_key, sign
-from tests.auth.dnsserver import ZoneServer
 
 LOCAL = "stchristophers.example"
 N_DOMAINS = 50

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import aiosmtplib
 
+from gateway.localdns import DEMO_ZONES, ZoneServer
 from tests.support import (
     ROOT,
     SHARED,
@@ -99,12 +100,13 @@ def main() -> int:
         sink = SinkProcess(tmp / "sink")
         sink.cmd.append("--quiet")
         sink.start()
+        dns = ZoneServer(DEMO_ZONES).start()
         store_url = args.store_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
         port = free_port()
         config = write_config(tmp / "gateway.toml", {
             "server.listen_port": port, "relay.downstream": f"127.0.0.1:{sink.port}",
             "store.url": store_url, "server.max_sessions_per_client": 1000,
-            "server.workers": args.workers})
+            "server.workers": args.workers, "checks.auth.nameservers": [dns.address]})
         asyncio.run(import_directory(store_url, ROOT / "config" / "directory.sample.csv"))
         gateway = GatewayProcess(config, port, tmp)
         gateway.start()
@@ -120,6 +122,7 @@ def main() -> int:
         finally:
             gateway.stop()
             sink.stop()
+            dns.stop()
 
     mean_kb = direct["bytes"] / args.messages / 1024
     print(f"\naupgate relay benchmark: {args.messages} messages from {CORPUS.name} "

@@ -162,8 +162,17 @@ async def _start_web(config: GatewayConfig, store):
 
 
 def cmd_demo(args) -> int:
-    config = config_of(args)
-    return asyncio.run(_demo(config, Path(args.downstream_dir)))
+    from gateway.localdns import DEMO_ZONES, ZoneServer
+
+    # The demo answers its own DNS (the trust's zone; NXDOMAIN for the rest), so that
+    # sender authentication works, and says so, on a machine with no network.
+    dns = ZoneServer(DEMO_ZONES).start()
+    config = load_config(args.config, overrides={"checks.auth.nameservers": [dns.address]})
+    print(f"aupgate: demo DNS on {dns.address} (the trust's zone; other names do not exist)")
+    try:
+        return asyncio.run(_demo(config, Path(args.downstream_dir)))
+    finally:
+        dns.stop()
 
 
 async def _demo(config: GatewayConfig, folder: Path) -> int:

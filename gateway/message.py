@@ -93,18 +93,23 @@ class Message:
         return hashlib.sha256(self.raw).hexdigest()
 
     def header(self, name: str, default: str = "") -> str:
-        """A header's value with RFC 2047 words decoded, or `default`; never raises."""
-        value = self.email.get(name)
+        """A header's value with RFC 2047 words and raw UTF-8 decoded, or `default`;
+        never raises."""
+        value = self.header_raw(name)
         return default if value is None else decode_header_value(value)
 
     def header_all(self, name: str) -> list[str]:
-        return [decode_header_value(v) for v in (self.email.get_all(name) or [])]
+        return [decode_header_value(v) for v in self.header_raw_all(name)]
 
     def header_raw(self, name: str) -> str | None:
-        for key, value in self.email.raw_items():
-            if key.lower() == name.lower():
-                return str(value)
-        return None
+        values = self.header_raw_all(name)
+        return values[0] if values else None
+
+    def header_raw_all(self, name: str) -> list[str]:
+        """The values as sent: raw 8-bit bytes decoded as UTF-8 (else cp1252), RFC 2047
+        words left encoded, so that an address parser sees the real punctuation."""
+        name = name.lower()
+        return [_unescape(str(v)) for k, v in self.email.raw_items() if k.lower() == name]
 
     @property
     def subject(self) -> str:
@@ -119,7 +124,7 @@ class Message:
         """(display name, address) of the From header; ("", "") if there is none."""
         # Split the address before decoding: a decoded display name may hold commas,
         # quotes or angle brackets that would confuse the address parser.
-        name, addr = email.utils.parseaddr(str(self.email.get("From") or ""))
+        name, addr = email.utils.parseaddr(self.header_raw("From") or "")
         return decode_header_value(name).strip(), addr.strip()
 
     @property
@@ -132,8 +137,7 @@ class Message:
 
     @property
     def reply_to_addresses(self) -> list[str]:
-        raw = [str(v) for v in (self.email.get_all("Reply-To") or [])]
-        return [a for _, a in email.utils.getaddresses(raw) if a]
+        return [a for _, a in email.utils.getaddresses(self.header_raw_all("Reply-To")) if a]
 
     # -- body ----------------------------------------------------------------
 
@@ -189,6 +193,17 @@ class Message:
             return
         self.attachments.append(
             Part(path, ctype, filename, disposition, payload, depth, charset, True))
+
+
+def _unescape(text: str) -> str:
+    """compat32 keeps 8-bit header bytes as surrogate escapes; most are UTF-8."""
+    if not any("\udc80" <= c <= "\udcff" for c in text):
+        return text
+    data = text.encode("ascii", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")
 
 
 def decode_header_value(value) -> str:

@@ -95,7 +95,6 @@ class Relay:
 
     async def _hold(self, raw: bytes, outcome: Outcome, envelope: Envelope, trace: dict,
                     to_hold: list[Decision], escalated: list[Decision]) -> list[str]:
-        category, severity = hold_category(outcome.findings)
         ids = []
         async with self.store.transaction() as session:
             await record_trace(session, **trace, verdict="held",
@@ -104,6 +103,7 @@ class Relay:
             for kind, group in (("quarantine", to_hold), ("escalation", escalated)):
                 if not group:
                     continue
+                category, severity = hold_category([c for d in group for c in d.drivers])
                 held = await hold(
                     session, raw=raw, sha256=outcome.message.sha256, kind=kind,
                     trace_id=trace["id"], direction=envelope.direction.value,
@@ -154,9 +154,9 @@ class Relay:
         return reply
 
 
-def hold_category(findings: list[Finding]) -> tuple[str, str]:
-    """The reviewer's "why": the strongest reason family, and the Appendix I severity."""
-    codes = [f.code for f in findings if f.score or f.severity >= 2]
+def hold_category(codes: list[str]) -> tuple[str, str]:
+    """The reviewer's "why": the strongest family among the findings that drove the
+    decision, and the Appendix I severity among them."""
     families = [
         ("virus", ("attachment.virus",)),
         ("attachment", ("attachment.", "mime.")),

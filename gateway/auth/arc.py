@@ -69,7 +69,6 @@ class ArcVerifier:
             sealer_results, from_domain = _aar_results(raw, newest["instance"])
         return ArcResult("pass", "", len(results), sealer, trusted, sealer_results, from_domain)
 
-
     def _verify_chain(self, raw: bytes, keys) -> tuple:
         arc = dkimpy.ARC(raw, logger=_quiet, minkey=self.minkey)
         try:
@@ -78,12 +77,14 @@ class ArcVerifier:
             return dkimpy.CV_Fail, [], f"verifier error: {e}"
 
 
-_METHOD = re.compile(r"(?:^|;)\s*([a-z0-9-]+)\s*=\s*([a-z]+)", re.I)
-_HEADER_FROM = re.compile(r"header\.from\s*=\s*([^\s;]+)", re.I)
+_RESINFO = re.compile(r"^\s*([a-z0-9-]+)\s*=\s*([a-z]+)(.*)$", re.I | re.S)
+_PROP = re.compile(r"([a-z]+\.[a-z-]+)\s*=\s*\"?([^\s;\"]+)", re.I)
 
 
 def _aar_results(raw: bytes, instance: int) -> tuple[dict[str, str], str]:
-    """method -> result from the ARC-Authentication-Results of `instance`."""
+    """method -> result from the ARC-Authentication-Results of `instance`, plus the
+    From domain the sealer evaluated. A dkim or spf pass counts only for the domain it
+    was for: they are recorded as "dkim:<d>" and "spf:<mailfrom domain>"."""
     try:
         headers, _ = dkimpy.rfc822_parse(raw)
     except Exception:  # noqa: BLE001
@@ -95,13 +96,25 @@ def _aar_results(raw: bytes, instance: int) -> tuple[dict[str, str], str]:
         m = re.match(r"\s*i\s*=\s*(\d+)\s*;(.*)", text, re.S)
         if not m or int(m.group(1)) != instance:
             continue
-        body = m.group(2).split(";", 1)[1] if ";" in m.group(2) else ""
         results: dict[str, str] = {}
-        for method, result in _METHOD.findall(";" + body):
-            method = method.lower()
-            # keep the best result per method (pass wins)
-            if results.get(method) != "pass":
-                results[method] = result.lower()
-        hf = _HEADER_FROM.search(body)
-        return results, (hf.group(1).lower().strip('"') if hf else "")
+        from_domain = ""
+        for resinfo in m.group(2).split(";")[1:]:          # [0] is the authserv-id
+            r = _RESINFO.match(resinfo)
+            if not r:
+                continue
+            method, result = r.group(1).lower(), r.group(2).lower()
+            props = {k.lower(): v.lower() for k, v in _PROP.findall(r.group(3))}
+            if results.get(method) != "pass":            # keep the best result per method
+                results[method] = result
+            if method == "dmarc" and props.get("header.from"):
+                from_domain = props["header.from"]
+            if result == "pass" and method == "dkim":
+                d = props.get("header.d") or props.get("header.i", "").rpartition("@")[2]
+                if d:
+                    results[f"dkim:{d}"] = "pass"
+            if result == "pass" and method == "spf":
+                mf = props.get("smtp.mailfrom", "")
+                if mf:
+                    results[f"spf:{mf.rpartition('@')[2]}"] = "pass"
+        return results, from_domain
     return {}, ""

@@ -20,6 +20,7 @@ from gateway.auth.dns import DnsAnswer, Resolver
 
 # RFC 8601 results for one signature
 PASS, FAIL, NEUTRAL, TEMPERROR, PERMERROR = "pass", "fail", "neutral", "temperror", "permerror"
+POLICY = "policy"      # verifies, but we do not accept it (a body length limit l=)
 
 _log = logging.getLogger("aupgate.auth.dkim")
 _quiet = logging.getLogger("aupgate.auth.dkimpy")
@@ -154,12 +155,29 @@ class DkimVerifier:
         except Exception as e:  # noqa: BLE001 - a dkimpy crash on hostile input is no pass
             _log.warning("dkimpy failed on signature %d: %r", idx, e)
             return DkimSignature(d, s, a, i, PERMERROR, f"verifier error: {e}", b=b)
+        if ok and b"l" in tags:
+            covered, total = _body_coverage(verifier, tags)
+            if covered < total:
+                # RFC 6376 8.2: content after l= is unsigned; an attacker can append.
+                return DkimSignature(d, s, a, i, POLICY, f"signature covers only {covered} of "
+                                     f"{total} body bytes (l=)", verifier.keysize, b=b)
         if ok:
             return DkimSignature(d, s, a, i, PASS, "", verifier.keysize, b=b)
         if verifier.keysize and verifier.keysize < self.minkey:
             return DkimSignature(d, s, a, i, PERMERROR, f"key too small ({verifier.keysize})",
                                  b=b)
         return DkimSignature(d, s, a, i, FAIL, "signature did not verify", verifier.keysize, b=b)
+
+
+def _body_coverage(verifier, tags) -> tuple[int, int]:
+    from dkim.canonicalization import CanonicalizationPolicy
+
+    try:
+        policy = CanonicalizationPolicy.from_c_value(tags.get(b"c", b"simple/simple"))
+        total = len(policy.canonicalize_body(verifier.body))
+        return int(tags[b"l"]), total
+    except Exception:  # noqa: BLE001
+        return 0, 1
 
 
 def _text(value: bytes | None) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import dns.asyncresolver
@@ -59,7 +59,6 @@ class ResolverStats:
     hits: int = 0             # answered from the cache
     coalesced: int = 0        # waited on an identical lookup already in flight
     temperrors: int = 0
-    by_name: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class Resolver:
@@ -100,14 +99,17 @@ class Resolver:
 
     # -- cache -----------------------------------------------------------------
 
-    def cached(self, name: str, rdtype: str) -> DnsAnswer | None:
+    def cached(self, name: str, rdtype: str, evict: bool = True) -> DnsAnswer | None:
+        """A fresh cached answer. From another thread (pyspf's), pass evict=False: only
+        the event loop's thread changes the cache."""
         key = (_norm(name), rdtype.upper())
         entry = self._cache.get(key)
         if entry is None:
             return None
         expires, answer = entry
         if expires < time.monotonic():
-            self._cache.pop(key, None)
+            if evict:
+                self._cache.pop(key, None)
             return None
         return answer
 
@@ -162,7 +164,6 @@ class Resolver:
 
     async def _lookup(self, name: str, rdtype: str) -> DnsAnswer:
         self.stats.queries += 1
-        self.stats.by_name[(name, rdtype)] = self.stats.by_name.get((name, rdtype), 0) + 1
         if self._resolver is None:
             self.stats.temperrors += 1
             return DnsAnswer(name, rdtype, TEMPERROR, error=self._config_error)

@@ -17,9 +17,13 @@ findings. Matching is deliberately narrow so that ordinary mail does not fire:
 
 from __future__ import annotations
 
+import email.header
+import email.utils
 import re
 import unicodedata
 from dataclasses import dataclass
+
+import dkim as dkimpy
 
 from gateway.auth.psl import org_domain, public_suffix, registrable_label, to_ascii
 
@@ -210,3 +214,47 @@ def lookalike(domain: str, protected: list[str], min_label: int = 5) -> Lookalik
 def is_local(address_or_domain: str, local_domains: set[str]) -> bool:
     domain = address_or_domain.rpartition("@")[2].lower().rstrip(".")
     return any(domain == d or domain.endswith("." + d) for d in local_domains)
+
+
+def raw_header_values(raw: bytes, name: str) -> list[str]:
+    """Every `name` field straight from the bytes (UTF-8 allowed, as under SMTPUTF8),
+    unfolded, RFC 2047 words decoded."""
+    try:
+        headers, _ = dkimpy.rfc822_parse(raw)
+    except Exception:  # noqa: BLE001
+        return []
+    out = []
+    for key, value in headers:
+        if key.lower() != name.lower().encode():
+            continue
+        text = " ".join(value.decode("utf-8", "replace").split())
+        out.append(text)
+    return out
+
+
+def decode_words(text: str) -> str:
+    if "=?" not in text:
+        return text
+    try:
+        return str(email.header.make_header(email.header.decode_header(text)))
+    except Exception:  # noqa: BLE001
+        return text
+
+
+def from_display_name(message) -> str:
+    """The From display name; read from the bytes when the parsed view lost characters
+    (raw UTF-8 in a header), so that a homoglyph name cannot hide behind U+FFFD."""
+    name = message.from_parsed[0]
+    if "\ufffd" not in name:
+        return name
+    values = raw_header_values(message.raw, "From")
+    if not values:
+        return name
+    display, _ = email.utils.parseaddr(values[0])
+    return decode_words(display).strip() or name
+
+
+def from_domains(raw: bytes) -> set[str]:
+    """The domains of every author address in every From field."""
+    addresses = email.utils.getaddresses(raw_header_values(raw, "From"))
+    return {a.rpartition("@")[2].lower().rstrip(".") for _, a in addresses if "@" in a}

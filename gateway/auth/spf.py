@@ -90,7 +90,7 @@ class SpfChecker:
 
         def lookup(name, qtype):
             qtype = str(qtype).upper()
-            answer = resolver.cached(name, qtype)
+            answer = resolver.cached(name, qtype, evict=False)
             if answer is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

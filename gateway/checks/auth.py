@@ -6,8 +6,10 @@ Inbound mail is checked; outbound mail (from the academy mail server) is signed 
 
   auth.spf.<result>            MAIL FROM (or postmaster@HELO for the null sender)
   auth.spf.helo.<result>       the HELO name, for information
-  auth.dkim.pass|fail|permerror|temperror|none
-                               one finding per outcome, the signatures in data
+  auth.dkim.pass|fail|policy|permerror|temperror|none   (policy: l= leaves
+                               part of the body unsigned)
+                               one finding per outcome, the signatures in data; beside
+                               a valid signature, the others are auth.dkim.other_failed
   auth.dmarc.pass|fail|none|temperror|permerror, and with a fail also
   auth.dmarc.fail.<disposition>  none|quarantine|reject: what the domain asks for
   auth.dmarc.override.arc      a trusted ARC sealer vouches for a forwarded message
@@ -32,6 +34,7 @@ from gateway.auth.arc import ArcResult, ArcVerifier
 from gateway.auth.dkim import DkimSignature, DkimVerifier
 from gateway.auth.dmarc import DmarcEvaluator, DmarcResult, aligned
 from gateway.auth.dns import Resolver
+from gateway.auth.impersonation import from_domains as author_domains
 from gateway.auth.impersonation import is_local
 from gateway.auth.results_header import ResultsHeader, claims
 from gateway.auth.signing import Signer, load_key
@@ -108,7 +111,7 @@ def _f(code: str, severity: Severity, score: float, detail: str, **data) -> Find
 
 
 SPF_SCORES = {"pass": (Severity.INFO, 0.0), "neutral": (Severity.INFO, 0.0),
-              "none": (Severity.INFO, 0.5), "softfail": (Severity.LOW, 1.0),
+              "none": (Severity.INFO, 0.0), "softfail": (Severity.LOW, 1.0),
               "fail": (Severity.MEDIUM, 2.0), "permerror": (Severity.LOW, 1.0),
               "temperror": (Severity.LOW, 0.0)}
 DMARC_FAIL_SCORES = {"reject": 6.0, "quarantine": 4.0, "none": 1.0}
@@ -159,10 +162,15 @@ class AuthCheck:
             findings += self._arc_findings(arc)
 
         from_domain = message.from_address.rpartition("@")[2].lower().rstrip(".")
+        from_domains = author_domains(message.raw)
         dmarc: DmarcResult | None = None
         if s.dmarc:
             remaining = deadline - time.monotonic()
-            if sigs is None or (s.spf and spf_results is None) or remaining <= 0:
+            if len(from_domains) > 1:
+                # RFC 7489 6.6.1: which author would DMARC protect? A classic bypass.
+                dmarc = DmarcResult("permerror", from_domain, reason="several From domains: "
+                                    + ", ".join(sorted(from_domains)))
+            elif sigs is None or (s.spf and spf_results is None) or remaining <= 0:
                 dmarc = DmarcResult("temperror", from_domain,
                                     reason="time budget spent before DMARC could be evaluated")
             else:
@@ -211,25 +219,37 @@ class AuthCheck:
             return [_f("auth.dkim.temperror", Severity.LOW, 0.0,
                        "DKIM could not be checked within the time budget", signatures=[])]
         if not sigs:
-            return [_f("auth.dkim.none", Severity.INFO, 0.5, "The message is not DKIM-signed",
+            return [_f("auth.dkim.none", Severity.INFO, 0.0, "The message is not DKIM-signed",
                        signatures=[])]
+        # A signature that does not verify is as if it were absent (RFC 6376 6.1): beside
+        # a valid one it is only recorded (auth.dkim.other_failed, and in the header).
+        # A DNS error on an aligned signature still shows as auth.dmarc.temperror.
         any_pass = any(x.passed for x in sigs)
+        groups = [("pass", [x for x in sigs if x.passed])]
+        if any_pass:
+            groups.append(("other_failed", [x for x in sigs if not x.passed]))
+        else:
+            groups += [(r, [x for x in sigs if x.result == r])
+                       for r in ("fail", "policy", "permerror", "temperror")]
         out = []
-        for result in ("pass", "fail", "permerror", "temperror"):
-            group = [x for x in sigs if x.result == result]
+        for code, group in groups:
             if not group:
                 continue
             names = ", ".join(f"{x.domain or '?'} ({x.selector or '?'})" for x in group)
-            if result == "pass":
+            reasons = "; ".join(sorted({x.reason for x in group if x.reason}))[:300]
+            if code == "pass":
                 sev, score, detail = Severity.INFO, 0.0, f"Valid DKIM signature by {names}"
-            elif result == "temperror":
+            elif code == "other_failed":
+                sev, score = Severity.INFO, 0.0
+                detail = f"Beside a valid one, DKIM signature by {names} does not verify: {reasons}"
+            elif code == "temperror":
                 sev, score = Severity.LOW, 0.0
                 detail = f"DKIM key lookup failed (DNS) for {names}"
             else:
-                sev, score = (Severity.INFO, 0.0) if any_pass else (Severity.LOW, 1.5)
-                reasons = "; ".join(sorted({x.reason for x in group if x.reason}))[:300]
-                detail = f"DKIM signature by {names} does not verify: {reasons}"
-            out.append(_f(f"auth.dkim.{result}", sev, score, detail,
+                sev, score = Severity.LOW, 1.5
+                verb = "is not accepted" if code == "policy" else "does not verify"
+                detail = f"DKIM signature by {names} {verb}: {reasons}"
+            out.append(_f(f"auth.dkim.{code}", sev, score, detail,
                           signatures=[x.to_dict() for x in group]))
         return out
 
@@ -260,9 +280,12 @@ class AuthCheck:
         if arc is None or not arc.trusted:
             return False
         r = arc.sealer_results
-        if r.get("dmarc") == "pass":
-            return not arc.sealer_from_domain or arc.sealer_from_domain == from_domain
-        return r.get("dkim") == "pass" or r.get("spf") == "pass"
+        if r.get("dmarc") == "pass" and arc.sealer_from_domain == from_domain:
+            return True
+        # else an SPF or DKIM pass the sealer saw, for a domain aligned with From
+        return any(key.split(":", 1)[0] in ("dkim", "spf") and value == "pass"
+                   and aligned(key.split(":", 1)[1], from_domain, "r")
+                   for key, value in r.items() if ":" in key)
 
     def _dmarc_findings(self, d: DmarcResult, arc: ArcResult | None) -> list[Finding]:
         data = d.data()
@@ -278,7 +301,7 @@ class AuthCheck:
             return [_f("auth.dmarc.temperror", Severity.LOW, 0.0,
                        f"DMARC for {where} could not be decided: {d.reason}", **data)]
         if d.result == "permerror":
-            return [_f("auth.dmarc.permerror", Severity.LOW, 1.0,
+            return [_f("auth.dmarc.permerror", Severity.MEDIUM, 3.0,
                        f"DMARC cannot be evaluated: {d.reason}", **data)]
         if self._arc_vouches(arc, d.from_domain):
             assert arc is not None

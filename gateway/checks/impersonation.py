@@ -19,7 +19,13 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth.impersonation import FREEMAIL, StaffIndex, is_local, lookalike
+from gateway.auth.impersonation import (
+    FREEMAIL,
+    StaffIndex,
+    from_display_name,
+    is_local,
+    lookalike,
+)
 from gateway.auth.psl import org_domain
 from gateway.envelope import Audience, Direction, Envelope
 from gateway.findings import Finding, Severity
@@ -83,7 +89,8 @@ class ImpersonationCheck:
         if envelope.direction is not Direction.INBOUND:
             return []
         s = self.settings
-        name, address = message.from_parsed
+        address = message.from_parsed[1]
+        name = from_display_name(message)
         from_domain = address.rpartition("@")[2].lower().rstrip(".")
         external = bool(from_domain) and not is_local(from_domain, self.local_domains)
         findings: list[Finding] = []

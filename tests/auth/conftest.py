@@ -18,7 +18,6 @@ from gateway.checks import Services
 from gateway.config import GatewayConfig, validate_section
 from gateway.envelope import Audience, Direction, Envelope, Party
 from gateway.message import Message
-from tests.auth.dnsserver import ZoneServer
 
 PROJECT = Path(__file__).resolve().parents[2]
 SHARED = PROJECT.parent / "shared" / "data" / "mail"
@@ -56,13 +55,6 @@ def new_rsa_key(bits: int = 1024) -> Key:
 
 
 @pytest.fixture(scope="session")
-def dns_server():
-    server = ZoneServer(ttl=300).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
 def keys() -> dict[str, Key]:
     """A few RSA keys made once (1024 bits keeps the session fast; the gateway's
     own keys from `dkim keygen` are 2048)."""
@@ -86,7 +78,10 @@ def sign(raw: bytes, domain: str, selector: str, key: Key,
 
 def make_raw(from_addr: str, to: str = f"amy.lee@{LOCAL}", subject: str = "Hello",
              body: str = "Hello there.\r\n", extra: str = "", display: str = "") -> bytes:
-    frm = f'"{display}" <{from_addr}>' if display else from_addr
+    if display.startswith("=?"):
+        frm = f"{display} <{from_addr}>"
+    else:
+        frm = f'"{display}" <{from_addr}>' if display else from_addr
     n = next(_unique)
     return (f"From: {frm}\r\nTo: {to}\r\nSubject: {subject}\r\n"
             f"Date: Sun, 29 Nov 2026 02:00:00 +0000\r\nMessage-ID: <m{n}@test>\r\n"

@@ -22,14 +22,15 @@ from tests.auth.conftest import (
 )
 
 
-def forward(raw: bytes, sealer: str, key, sender: str) -> bytes:
+def forward(raw: bytes, sealer: str, key, sender: str, saw: str = "") -> bytes:
     """What a forwarding service does: change the body (footer), record what it saw in
     its Authentication-Results, and add an ARC set."""
     head, _, body = raw.partition(b"\r\n\r\n")
     raw = head + b"\r\n\r\n" + body + b"-- \r\nSent through the trust's cloud mail\r\n"
     chain = "arc=pass; " if b"ARC-Seal:" in raw else ""     # what the sealer verified
-    ar = (f"Authentication-Results: mx.{sealer}; {chain}dkim=pass header.d={sender}; "
-          f"spf=pass smtp.mailfrom=bounce@{sender}; dmarc=pass header.from={sender}\r\n")
+    saw = saw or (f"dkim=pass header.d={sender}; spf=pass smtp.mailfrom=bounce@{sender}; "
+                  f"dmarc=pass header.from={sender}")
+    ar = f"Authentication-Results: mx.{sealer}; {chain}{saw}\r\n"
     raw = ar.encode() + raw
     arc = dkimpy.arc_sign(raw, b"arc", sealer.encode(), key.private, f"mx.{sealer}".encode())
     return b"".join(arc) + raw
@@ -101,3 +102,18 @@ async def test_rspamd_arc_messages_without_their_keys(make_auth, name):
     found = codes(findings)
     assert "auth.arc.fail" in found
     assert not found & {"auth.arc.pass", "auth.arc.trusted_sealer"}
+
+
+async def test_sealer_results_count_only_for_the_from_domain(make_auth, dns_server, keys):
+    """A trusted sealer that saw a pass for some other domain does not vouch for this
+    From: the attacker's own DKIM pass at the cloud provider is not the sender's."""
+    sender, sealer = unique("victim"), unique("cloudmail")
+    dns_server.add(f"_dmarc.{sender}", "TXT", "v=DMARC1; p=reject")
+    dns_server.add(f"arc._domainkey.{sealer}", "TXT", keys["c"].record)
+    raw = forward(make_raw(f"head@{sender}"), sealer, keys["c"], sender,
+                  saw="dkim=pass header.d=attacker.test; spf=pass smtp.mailfrom=x@attacker.test;"
+                      f" dmarc=fail header.from={sender}")
+    findings = await make_auth(trusted_arc_sealers=[sealer]).run(parse(raw), staff_env(sealer))
+    found = codes(findings)
+    assert "auth.arc.trusted_sealer" in found
+    assert "auth.dmarc.override.arc" not in found and "auth.dmarc.fail.reject" in found

@@ -3,6 +3,7 @@ DNS failure, and the rspamd corpus of awkward signatures (no crash, no pass)."""
 
 from __future__ import annotations
 
+import dkim as dkimpy
 import pytest
 
 from tests.auth.conftest import (
@@ -92,9 +93,10 @@ async def test_every_signature_is_verified(make_auth, dns_server, keys):
     raw = sign(make_raw(f"a@{good}"), good, "s1", keys["a"])
     raw = sign(raw, bad, "s2", keys["b"])                  # topmost, wrong key
     findings = await dkim_only(make_auth, raw)
-    assert codes(findings) == {"auth.dkim.pass", "auth.dkim.fail"}
-    # a failing signature beside a passing one costs nothing (RFC 6376 6.1)
-    assert by_code(findings, "auth.dkim.fail")[0].score == 0
+    # a failing signature beside a passing one is recorded and costs nothing (RFC 6376 6.1)
+    assert codes(findings) == {"auth.dkim.pass", "auth.dkim.other_failed"}
+    assert by_code(findings, "auth.dkim.other_failed")[0].score == 0
+    assert by_code(findings, "auth.dkim.other_failed")[0].data["signatures"][0]["d"] == bad
 
 
 async def test_unsigned_message(make_auth):
@@ -124,3 +126,16 @@ async def test_rspamd_messages_never_crash_and_never_pass_without_keys(make_auth
     assert "auth.dkim.pass" not in found
     assert found & {"auth.dkim.permerror", "auth.dkim.fail", "auth.dkim.none"}
     assert "auth.dmarc.pass" not in found
+
+
+async def test_body_length_limit_with_appended_text_is_not_a_pass(make_auth, dns_server, keys):
+    domain = unique("ltag")
+    dns_server.add(f"l._domainkey.{domain}", "TXT", keys["a"].record)
+    raw = make_raw(f"a@{domain}")
+    sig = dkimpy.sign(raw, b"l", domain.encode(), keys["a"].private, length=True,
+                      include_headers=[b"from", b"subject"])
+    assert codes(await dkim_only(make_auth, sig + raw)) == {"auth.dkim.pass"}
+    appended = sig + raw + b"Click here: http://phish.test/\r\n"
+    findings = await dkim_only(make_auth, appended)
+    assert codes(findings) == {"auth.dkim.policy"}
+    assert "l=" in by_code(findings, "auth.dkim.policy")[0].detail

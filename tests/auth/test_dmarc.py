@@ -148,3 +148,22 @@ async def test_time_budget_gives_temperror(make_auth, dns_server):
     found = codes(findings)
     assert {"auth.spf.temperror", "auth.dmarc.temperror"} <= found
     assert "auth.spf.pass" not in found
+
+
+async def test_two_from_domains_is_permerror(make_auth, dns_server, keys):
+    mine, victim = unique("mine"), unique("victim")
+    dns_server.add(f"_dmarc.{victim}", "TXT", "v=DMARC1; p=reject")
+    dns_server.add(f"k._domainkey.{mine}", "TXT", keys["a"].record)
+    raw = sign(make_raw(f"x@{mine}"), mine, "k", keys["a"])
+    raw = raw.replace(b"From: ", f"From: ceo@{victim}\r\nFrom: ".encode(), 1)
+    findings = await make_auth().run(parse(raw), envelope(f"x@{mine}", ip="203.0.113.5"))
+    found = codes(findings)
+    assert "auth.dmarc.permerror" in found and "auth.dmarc.pass" not in found
+
+
+async def test_a_comma_in_an_encoded_display_name_is_one_author(make_auth, dns_server):
+    sender = unique("comma")
+    dns_server.add(f"_dmarc.{sender}", "TXT", "v=DMARC1; p=none")
+    raw = make_raw(f"x@{sender}", display="=?utf-8?q?Smith=2C_John?=")
+    findings = await make_auth().run(parse(raw), envelope(f"x@{sender}", ip="203.0.113.5"))
+    assert "auth.dmarc.permerror" not in codes(findings)

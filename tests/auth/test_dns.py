@@ -58,3 +58,28 @@ async def test_ttl_is_honoured(dns_server):
     await asyncio.sleep(0.25)
     await r.txt(name)
     assert dns_server.count(name) == 2
+
+
+
+def test_server_runs_as_a_separate_process(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from gateway.config import PROJECT_ROOT
+
+    zone = tmp_path / "zone.json"
+    zone.write_text(json.dumps({"proc.test": {"TXT": ["v=spf1 -all"]}}))
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.localdns", str(zone)],
+                            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+
+        async def ask():
+            return [(await Resolver([f"127.0.0.1:{port}"], timeout=2, use_tcp=tcp)
+                     .txt("proc.test")).txt() for tcp in (False, True)]
+
+        assert asyncio.run(ask()) == [["v=spf1 -all"], ["v=spf1 -all"]]
+    finally:
+        proc.terminate()
+        proc.wait(5)

@@ -25,7 +25,8 @@ async def run(check, from_addr, display="", to=PUPIL, extra="", mail_from=None):
     ("Sarah Patel", "full"),
     ("Patel, Sarah", "full"),
     ("SARAH PATEL (Year 5)", "full"),
-    ("Sаrah Pаtel", "full"),                     # Cyrillic а
+    ("Sаrah Pаtel", "full"),                     # Cyrillic а, raw UTF-8 (SMTPUTF8)
+    ("=?utf-8?b?U9CwcmFoIFDQsHRlbA==?=", "full"),  # the same, RFC 2047 encoded
     ("Sarah Patle", "fuzzy"),
     ("S. Patel", "initial"),
     ("Mrs Patel", "title_surname"),

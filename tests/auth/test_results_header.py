@@ -7,7 +7,7 @@ import authres
 
 from gateway.auth.results_header import authserv_id_of, claims
 from gateway.envelope import Direction
-from tests.auth.conftest import AUTHSERV, LOCAL, envelope, make_raw, parse, sign, unique
+from tests.auth.conftest import AUTHSERV, LOCAL, codes, envelope, make_raw, parse, sign, unique
 
 FORGED = [
     f"{AUTHSERV}; spf=pass smtp.mailfrom=ceo@bank.test; dkim=pass; dmarc=pass",
@@ -74,3 +74,22 @@ async def test_outbound_gets_no_header_but_forgeries_still_go(make_auth):
     assert await check.run(msg, env) == []
     edits = check.headers(msg, env, [])
     assert edits.add == [] and edits.remove[0]("Authentication-Results", FORGED[0])
+
+
+async def test_edits_applied_to_the_bytes_keep_the_signature_valid(make_auth, dns_server, keys):
+    """Through gateway.headers.edit_headers, as the pipeline applies them: the forged
+    header is gone, ours is first, and the sender's DKIM signature still verifies."""
+    from gateway.headers import edit_headers
+
+    sender = unique("bytes")
+    dns_server.add(f"k._domainkey.{sender}", "TXT", keys["a"].record)
+    forged = f"Authentication-Results: {AUTHSERV};\r\n\tdkim=pass header.d=bank.test\r\n"
+    raw = sign(make_raw(f"x@{sender}", extra=forged), sender, "k", keys["a"])
+    check = make_auth(spf=False)
+    msg, env = parse(raw), envelope(f"x@{sender}")
+    edits = check.headers(msg, env, await check.run(msg, env))
+    out = edit_headers(raw, add=edits.add, remove=edits.remove)
+    assert out.startswith(f"Authentication-Results: {AUTHSERV};".encode())
+    assert b"bank.test" not in out
+    again = await make_auth(spf=False, dmarc=False, arc=False).run(parse(out), env)
+    assert codes(again) == {"auth.dkim.pass"}

@@ -1,4 +1,7 @@
-"""A small authoritative DNS server for tests: UDP and TCP on 127.0.0.1, zones from a dict.
+"""A small authoritative DNS server: UDP and TCP on 127.0.0.1, zones from a dict.
+
+The tests and the benchmark point the gateway at it so that no lookup leaves the
+machine, and `aupgate demo` runs one so the demo works offline with real answers.
 
     server = ZoneServer({"example.test": {"TXT": ["v=spf1 -all"], "A": ["192.0.2.1"]}})
     server.start()            # threads; server.port is the port for both UDP and TCP
@@ -9,7 +12,7 @@
 
 Names not in the zone get NXDOMAIN; known names without the type get NOERROR/NODATA.
 TXT values longer than 255 bytes are split into several strings, as real zones do.
-Also runnable as a process: `python -m tests.auth.dnsserver zone.json [port]`.
+Also runnable as a process: `python -m gateway.localdns zone.json [port]`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,15 @@ import threading
 from collections import Counter
 
 from dnslib import AAAA, CNAME, MX, PTR, QTYPE, RCODE, RR, TXT, A, DNSRecord
+
+# The trust's zone as the demo and the tests publish it: the academy mail server
+# (127.0.0.2 in the demo) is the only sender for the trust's domain.
+DEMO_ZONES: dict[str, dict[str, list]] = {
+    "stchristophers.example": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"],
+                               "MX": [(10, "mx.stchristophers.example")]},
+    "mx.stchristophers.example": {"A": ["127.0.0.1"]},
+    "_dmarc.stchristophers.example": {"TXT": ["v=DMARC1; p=quarantine"]},
+}
 
 _TYPES = {"A": A, "AAAA": AAAA, "MX": MX, "PTR": PTR, "CNAME": CNAME}
 
