@@ -122,7 +122,9 @@ class ReportIntake:
         raw = link.raw if link is not None and link.raw is not None else extracted.raw
         outcome = await self.pipeline.run(raw, self._envelope(link, keys.from_address,
                                                               reporter))
-        category, severity = hold_category(outcome.findings)
+        category, severity = hold_category(
+            [c for d in outcome.decisions for c in d.drivers]
+            or [f.code for f in outcome.findings if f.score])
         fields = dict(
             reporter=reporter, note=extracted.note[:20000], how=extracted.how,
             source=link.source if link is not None else "forwarded",
