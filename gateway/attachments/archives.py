@@ -42,6 +42,10 @@ class Member:
     data: bytes | None   # None when it could not be read (encrypted, unreadable)
     declared_size: int
     depth: int           # 1 for a member of the attachment itself
+    archive: str = ""    # label of the archive it is in
+    # Member of a document that is a zip (OOXML, ODF, EPUB): its parts have fixed
+    # roles (an EPUB's .js is the book's), so only its true type is judged.
+    in_document: bool = False
 
 
 @dataclass
@@ -129,7 +133,10 @@ def _walk(data: bytes, label: str, depth: int, bounds: ArchiveBounds, budget: _B
     names = {m.name.lower() for m in members}
     if "meta-inf/manifest.mf" in names and any(n.endswith(".class") for n in names):
         report.jar_like.append(label)
+    in_document = fmt == "zip" and bool(names & {"[content_types].xml", "mimetype"})
     for member in members:
+        member.archive = label
+        member.in_document = in_document
         report.members.append(member)
         if member.data is not None and archive_format(member.data):
             _walk(member.data, member.path, depth + 1, bounds, budget, report)
@@ -207,6 +214,9 @@ class _BudgetedWriter:
         return self.buffer.seek(offset, whence)
 
     def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
     def size(self) -> int:

@@ -255,6 +255,8 @@ class NameTricks:
 
 
 _LOOKALIKE = set(_EXT_FAMILY) - {"exe", "dll", "scr", "com", "cpl", "sys", "ocx"}
+_COMPRESSED = {"gz", "xz", "bz2", "z", "lz", "lzma", "zst", "zip", "7z", "rar", "cab", "tar",
+               "tgz", "arj", "ace", "lzh"}
 
 
 def name_tricks(filename: str | None, tables: TypeTables) -> NameTricks:
@@ -264,6 +266,9 @@ def name_tricks(filename: str | None, tables: TypeTables) -> NameTricks:
     exts = extensions(filename)
     double = None
     if len(exts) >= 2 and exts[-1] in tables.ext_kind and exts[-2] in _LOOKALIKE:
+        double = f"{exts[-2]}.{exts[-1]}"
+    elif len(exts) >= 2 and exts[-1] in _COMPRESSED and exts[-2] in tables.ext_kind:
+        # "invoice.scr.xz": a program, compressed so that its name ends harmlessly
         double = f"{exts[-2]}.{exts[-1]}"
     elif exts and exts[-1] in tables.ext_kind and re.search(r"\s{3,}\.[^.]+$", filename):
         # "photo.jpg                         .exe" hides the real extension off-screen

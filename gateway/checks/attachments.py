@@ -212,8 +212,8 @@ class AttachmentsCheck:
 
     def _inspect_part(self, part: Part, hits: dict[str, list[_Hit]]) -> None:
         true_type, description = part.true_type, part.true_description
-        self._inspect_file(part, part.path, part.filename, part.declared_type, part.payload,
-                           true_type, description, hits)
+        self._inspect_file(part, part.path, part.filename, _label(part.filename, part.path),
+                           part.declared_type, part.payload, true_type, description, hits)
         if self.settings.archives and archives.archive_format(part.payload):
             report = archives.inspect_archive(part.payload, part.filename or f"part {part.path}",
                                               self.bounds)
@@ -231,54 +231,61 @@ class AttachmentsCheck:
                         f"{jar} is a Java archive", Severity.HIGH, {"by": "content"}))
             for member in report.members:
                 where = f"{part.path}!{member.path}"
+                label = f"{member.name!r} inside {member.archive!r}"
                 if member.data is None:
                     # Unreadable (encrypted): its name is all there is to judge.
-                    self._judge_name(part, where, member.name, hits)
+                    if not member.in_document:
+                        self._judge_name(part, where, member.name, label, hits)
                     continue
-                self._inspect_file(part, where, member.name, "application/octet-stream",
+                self._inspect_file(part, where, member.name, label, "application/octet-stream",
                                    member.data, sniff_type(member.data),
-                                   sniff_description(member.data), hits)
+                                   sniff_description(member.data), hits,
+                                   by_name=not member.in_document)
 
-    def _judge_name(self, part: Part, where: str, name: str, hits: dict[str, list[_Hit]]) -> None:
+    def _judge_name(self, part: Part, where: str, name: str, label: str,
+                    hits: dict[str, list[_Hit]]) -> None:
         kind = self.tables.kind_of_extension(filetypes.last_extension(name))
         if kind in self.tables.kinds:
             hits[f"attachment.banned.{kind}"].append(_Hit(
-                part, where, name, f"'{name}' is named as {_KIND_WORDS[kind]}", Severity.HIGH,
+                part, where, name, f"{label} is named as {_KIND_WORDS[kind]}", Severity.HIGH,
                 {"by": "extension"}))
-        self._judge_tricks(part, where, name, hits)
+        self._judge_tricks(part, where, name, label, hits)
 
-    def _judge_tricks(self, part: Part, where: str, name: str | None,
+    def _judge_tricks(self, part: Part, where: str, name: str | None, label: str,
                       hits: dict[str, list[_Hit]]) -> None:
         tricks = filetypes.name_tricks(name, self.tables)
         if tricks.bidi:
             hits["attachment.rtlo"].append(_Hit(
                 part, where, name,
-                f"{_label(name, where)} hides its real extension with bidi controls "
+                f"{label} hides its real extension with bidi controls "
                 f"({', '.join(tricks.bidi)})",
                 Severity.HIGH, {"controls": tricks.bidi}))
         if tricks.double_extension:
             hits["attachment.double_extension"].append(_Hit(
                 part, where, name,
-                f"{_label(name, where)} has a double extension ({tricks.double_extension})",
+                f"{label} has a double extension ({tricks.double_extension})",
                 Severity.HIGH, {"extensions": tricks.double_extension}))
 
-    def _inspect_file(self, part: Part, where: str, name: str | None, declared: str,
-                      data: bytes, true_type: str, description: str,
-                      hits: dict[str, list[_Hit]]) -> None:
-        banned = self.tables.banned_kind(name, true_type, description)
+    def _inspect_file(self, part: Part, where: str, name: str | None, label: str,
+                      declared: str, data: bytes, true_type: str, description: str,
+                      hits: dict[str, list[_Hit]], by_name: bool = True) -> None:
+        banned = self.tables.banned_kind(name if by_name else None, true_type, description)
         if banned:
-            what = f"{true_type}" if banned.by != "extension" else f"named {banned.evidence}"
+            what = {"type": true_type, "content": banned.evidence,
+                    "extension": f"named {banned.evidence}"}[banned.by]
             hits[f"attachment.banned.{banned.kind}"].append(_Hit(
-                part, where, name, f"{_label(name, where)} is {_KIND_WORDS[banned.kind]} ({what})",
+                part, where, name, f"{label} is {_KIND_WORDS[banned.kind]} ({what})",
                 Severity.HIGH, {"by": banned.by, "true_type": true_type}))
-        self._judge_tricks(part, where, name, hits)
+        if not by_name:
+            return
+        self._judge_tricks(part, where, name, label, hits)
         if self.settings.type_mismatch:
             mismatch = filetypes.type_mismatch(name, declared, true_type)
             if mismatch:
                 dangerous = mismatch.true_family in ("pe", "elf", "macho")
                 hits["attachment.type_mismatch"].append(_Hit(
                     part, where, name,
-                    f"{_label(name, where)} claims to be {mismatch.claimed_family} "
+                    f"{label} claims to be {mismatch.claimed_family} "
                     f"({mismatch.claimed}) but is {true_type}",
                     Severity.HIGH if dangerous else Severity.LOW,
                     {"claimed_by": mismatch.claimed_by, "claimed": mismatch.claimed,
@@ -288,18 +295,14 @@ class AttachmentsCheck:
             if report:
                 severity = Severity.HIGH if report.autoexec else Severity.MEDIUM
                 hits["attachment.macro"].append(_Hit(
-                    part, where, name, f"{_label(name, where)}: {report.summary()}", severity,
+                    part, where, name, f"{label}: {report.summary()}", severity,
                     {"vba": report.vba, "xlm": report.xlm, "modules": report.modules[:20],
                      "autoexec": report.autoexec[:20], "suspicious": report.suspicious[:20],
                      "parse_error": report.parse_error}))
 
 
 def _label(name: str | None, where: str) -> str:
-    label = repr(name) if name else f"part {where}"
-    if "!" in where:
-        container = where.split("!", 1)[1].rsplit("/", 1)[0]
-        label += f" inside '{container}'"
-    return label
+    return repr(name) if name else f"part {where}"
 
 
 def _group(code: str, hits: list[_Hit]) -> Finding:
