@@ -176,6 +176,9 @@ async def _read_reply(reader: asyncio.StreamReader) -> bytes:
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
+    # abort(), not close(): close() waits to flush what is still buffered, and a clamd
+    # that stopped reading would then hold this coroutine (and the SMTP client) forever.
+    writer.transport.abort()
     with contextlib.suppress(Exception):
-        await writer.wait_closed()
+        async with asyncio.timeout(1):
+            await writer.wait_closed()
