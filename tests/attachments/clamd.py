@@ -15,6 +15,7 @@ Needs: Debian packages clamav-daemon (clamd, sigtool) and clamav-testfiles.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import shutil
@@ -158,3 +159,65 @@ class Clamd:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class KillingProxy:
+    """A unix-socket proxy in front of a Clamd that SIGKILLs it once `after_bytes` went
+    through: "clamd died in the middle of a scan", deterministically.
+
+        async with KillingProxy(clamd, tmp_path / "proxy.sock") as proxy:
+            ... scan via proxy.address ...
+        assert proxy.killed.is_set()
+    """
+
+    def __init__(self, clamd: Clamd, path: Path, after_bytes: int = 1024 * 1024) -> None:
+        self.clamd = clamd
+        self.path = Path(path)
+        self.after_bytes = after_bytes
+        self.killed = asyncio.Event()
+        self._server: asyncio.AbstractServer | None = None
+
+    @property
+    def address(self) -> str:
+        return f"unix:{self.path}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_unix_connection(str(self.clamd.socket))
+        except OSError:
+            writer.transport.abort()
+            return
+        sent = 0
+
+        async def pump_up() -> None:
+            nonlocal sent
+            while data := await reader.read(65536):
+                up_writer.write(data)
+                await up_writer.drain()
+                sent += len(data)
+                if sent > self.after_bytes and not self.killed.is_set():
+                    # Synchronously (a SIGKILL and a reap take milliseconds): the event
+                    # must be set before the dying connection can wake the client.
+                    self.clamd.kill()
+                    self.killed.set()
+
+        async def pump_down() -> None:
+            while data := await up_reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+
+        try:
+            await asyncio.gather(pump_up(), pump_down())
+        except OSError:
+            pass
+        finally:
+            up_writer.transport.abort()
+            writer.transport.abort()
+
+    async def __aenter__(self) -> KillingProxy:
+        self._server = await asyncio.start_unix_server(self._handle, path=str(self.path))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from gateway.envelope import Audience
 from gateway.findings import Severity
 from gateway.message import Message
 from gateway.policy import Action, Policy
-from tests.attachments.clamd import EICAR, TESTFILES
+from tests.attachments.clamd import EICAR, TESTFILES, KillingProxy
 from tests.attachments.helpers import (
     PROJECT_ROOT,
     codes,
@@ -203,13 +204,22 @@ async def test_clamd_down_is_scan_failed_never_a_pass(tmp_path, envelope):
     assert codes(findings) == {"attachment.scan_failed"}
 
 
-async def test_clamd_killed_mid_run_gives_scan_failed_and_451(private_clamd, envelope):
-    check = AttachmentsCheck(Settings(clamd=private_clamd.address, scan_timeout=10))
-    message = make_message(("a.pdf", b"%PDF-1.4\n", "application/pdf"))
-    assert await check.run(message, envelope) == []
-    private_clamd.kill()
-    findings = await check.run(message, envelope)
-    failed = only(findings, "attachment.scan_failed")
+async def test_clamd_killed_mid_run_gives_scan_failed_and_451(private_clamd, envelope, tmp_path):
+    async with KillingProxy(private_clamd, tmp_path / "proxy.sock") as proxy:
+        check = AttachmentsCheck(Settings(clamd=proxy.address, scan_timeout=10))
+        small = make_message(("a.pdf", b"%PDF-1.4\n", "application/pdf"))
+        assert await check.run(small, envelope) == []          # clamd is fine so far
+        big = make_message(("a.pdf", b"%PDF-1.4\n", "application/pdf"),
+                           ("scan.tif", os.urandom(3 * 1024 * 1024), "image/tiff"))
+        findings = await check.run(big, envelope)
+        assert proxy.killed.is_set()
+        # ... and afterwards: nobody there at all.
+        after = await check.run(small, envelope)
+    assert codes(after) == {"attachment.scan_failed"}
+    assert "attachment.virus" not in codes(findings)
+    failed = [f for f in findings if f.code == "attachment.scan_failed"]
+    assert failed, findings
+    failed = failed[0]
     assert failed.score == 0.0
     policy = Policy.load(PROJECT_ROOT / "config" / "policy.toml")
     for audience in Audience:

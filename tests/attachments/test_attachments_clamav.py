@@ -17,7 +17,7 @@ from gateway.attachments.clamav import (
     parse_address,
     parse_reply,
 )
-from tests.attachments.clamd import EICAR, Clamd, available
+from tests.attachments.clamd import EICAR, Clamd, KillingProxy, available
 
 
 def test_parse_address():
@@ -147,39 +147,8 @@ async def test_a_clamd_that_stops_reading_times_out(tmp_path):
 
 
 async def test_clamd_killed_mid_stream(private_clamd, tmp_path):
-    """A proxy in front of clamd kills it once the first megabyte went through."""
-    upstream = str(private_clamd.socket)
-    killed = asyncio.Event()
-
-    async def handler(reader, writer):
-        up_reader, up_writer = await asyncio.open_unix_connection(upstream)
-        sent = 0
-
-        async def pump_up():
-            nonlocal sent
-            while data := await reader.read(65536):
-                up_writer.write(data)
-                await up_writer.drain()
-                sent += len(data)
-                if sent > 1024 * 1024 and not killed.is_set():
-                    await asyncio.to_thread(private_clamd.kill)
-                    killed.set()
-
-        async def pump_down():
-            while data := await up_reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-
-        try:
-            await asyncio.gather(pump_up(), pump_down())
-        except OSError:
-            pass
-        finally:
-            up_writer.close()
-
-    server = await _fake_clamd(tmp_path / "proxy.sock", handler)
-    async with server:
-        client = ClamdClient(f"unix:{tmp_path}/proxy.sock", timeout=10)
-        with pytest.raises(ClamdError):
+    async with KillingProxy(private_clamd, tmp_path / "proxy.sock") as proxy:
+        client = ClamdClient(proxy.address, timeout=10)
+        with pytest.raises(ClamdError) as err:
             await client.instream(os.urandom(6 * 1024 * 1024))
-    assert killed.is_set()
+    assert proxy.killed.is_set(), err.value
