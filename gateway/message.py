@@ -84,7 +84,7 @@ class Message:
         # policy) before the walk below can stop at max_parts: 10,000 one-byte parts
         # cost 12 s of CPU. Count the delimiter lines first and parse only the
         # top-level headers of a message that is over the bound anyway.
-        delimiters = _count_delimiters(raw)
+        delimiters = _count_delimiters(raw) if raw.count(b"\n--") > limits.max_parts else 0
         if delimiters > limits.max_parts:
             parsed = email.parser.BytesParser(policy=_POLICY).parsebytes(raw, headersonly=True)
             msg = cls(raw=raw, email=parsed, parts_seen=delimiters)  # type: ignore[arg-type]
