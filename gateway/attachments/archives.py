@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 _READ_CHUNK = 256 * 1024
@@ -29,7 +29,7 @@ _READ_CHUNK = 256 * 1024
 class ArchiveBounds:
     max_depth: int = 4
     max_members: int = 2000
-    max_total_bytes: int = 256 * 1024 * 1024
+    max_total_bytes: int = 128 * 1024 * 1024
     max_member_bytes: int = 64 * 1024 * 1024
     max_ratio: float = 200.0
     ratio_floor_bytes: int = 1024 * 1024
@@ -71,7 +71,9 @@ class _Bound(Exception):
         self.detail = detail
 
 
-class _Budget:
+class Budget:
+    """Members and decompressed bytes left; share one across a message's attachments."""
+
     def __init__(self, bounds: ArchiveBounds) -> None:
         self.bounds = bounds
         self.members = 0
@@ -100,20 +102,34 @@ def archive_format(data: bytes) -> str | None:
     return None
 
 
-def inspect_archive(data: bytes, name: str, bounds: ArchiveBounds) -> ArchiveReport:
-    """Walk an archive (and archives inside it) within `bounds`. Never raises for bad input."""
+def inspect_archive(data: bytes, name: str, bounds: ArchiveBounds,
+                    budget: Budget | None = None,
+                    on_member: Callable[[Member], None] | None = None) -> ArchiveReport:
+    """Walk an archive (and archives inside it) within `bounds`. Never raises for bad input.
+
+    With `on_member`, each member is handed over as soon as it is read and its bytes
+    are dropped afterwards, so memory holds one member (one solid 7z block) at a time;
+    without it, `report.members` keep their bytes. A `budget` shared between calls
+    bounds the total work for a whole message.
+    """
     report = ArchiveReport()
-    budget = _Budget(bounds)
+    budget = budget or Budget(bounds)
+    start = budget.total
     try:
-        _walk(data, name, 1, bounds, budget, report)
+        _walk(data, name, 1, bounds, budget, report, on_member)
     except _Bound as stop:
         report.problems.append(Problem(stop.code, name, stop.detail))
-    report.bytes_read = budget.total
+    report.bytes_read = budget.total - start
     return report
 
 
-def _walk(data: bytes, label: str, depth: int, bounds: ArchiveBounds, budget: _Budget,
-          report: ArchiveReport) -> None:
+def _is_document(names: Iterable[str]) -> bool:
+    lowered = {n.lower() for n in names}
+    return bool(lowered & {"[content_types].xml", "mimetype"})
+
+
+def _walk(data: bytes, label: str, depth: int, bounds: ArchiveBounds, budget: Budget,
+          report: ArchiveReport, on_member: Callable[[Member], None] | None) -> None:
     fmt = archive_format(data)
     if fmt is None:
         return
@@ -123,23 +139,29 @@ def _walk(data: bytes, label: str, depth: int, bounds: ArchiveBounds, budget: _B
         return
     report.archives += 1
     reader = {"zip": _zip_members, "7z": _7z_members, "rar": _rar_members}[fmt]
-    try:
-        members = list(reader(data, label, depth, bounds, budget, report))
-    except _Bound:
-        raise
-    except Exception as exc:  # noqa: BLE001 - hostile archives break libraries in many ways
-        report.problems.append(Problem("unreadable", label, f"{fmt}: {type(exc).__name__}: {exc}"[:300]))
-        return
-    names = {m.name.lower() for m in members}
+    names: list[str] = []
+    members = reader(data, label, depth, bounds, budget, report)
+    while True:
+        try:
+            member = next(members)
+        except StopIteration:
+            break
+        except _Bound:
+            raise
+        except Exception as exc:  # noqa: BLE001 - hostile archives break libraries in many ways
+            report.problems.append(Problem("unreadable", label,
+                                           f"{fmt}: {type(exc).__name__}: {exc}"[:300]))
+            break
+        names.append(member.name.lower())
+        report.members.append(member)
+        if on_member is not None:
+            on_member(member)
+        if member.data is not None and archive_format(member.data):
+            _walk(member.data, member.path, depth + 1, bounds, budget, report, on_member)
+        if on_member is not None:
+            member.data = None
     if "meta-inf/manifest.mf" in names and any(n.endswith(".class") for n in names):
         report.jar_like.append(label)
-    in_document = fmt == "zip" and bool(names & {"[content_types].xml", "mimetype"})
-    for member in members:
-        member.archive = label
-        member.in_document = in_document
-        report.members.append(member)
-        if member.data is not None and archive_format(member.data):
-            _walk(member.data, member.path, depth + 1, bounds, budget, report)
 
 
 def _check_ratio(label: str, produced: int, compressed: int, bounds: ArchiveBounds) -> None:
@@ -149,9 +171,10 @@ def _check_ratio(label: str, produced: int, compressed: int, bounds: ArchiveBoun
 
 
 def _zip_members(data: bytes, label: str, depth: int, bounds: ArchiveBounds,
-                 budget: _Budget, report: ArchiveReport) -> Iterator[Member]:
+                 budget: Budget, report: ArchiveReport) -> Iterator[Member]:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         infos = zf.infolist()
+        in_doc = _is_document(i.filename for i in infos)
         for info in infos:
             if info.is_dir():
                 continue
@@ -159,7 +182,7 @@ def _zip_members(data: bytes, label: str, depth: int, bounds: ArchiveBounds,
             path = f"{label}/{info.filename}"
             if info.flag_bits & 0x1:
                 report.problems.append(Problem("encrypted", path, "encrypted zip member"))
-                yield Member(path, info.filename, None, info.file_size, depth)
+                yield Member(path, info.filename, None, info.file_size, depth, label, in_doc)
                 continue
             if info.file_size > bounds.max_member_bytes:
                 raise _Bound("bomb", f"{path} declares {info.file_size} bytes")
@@ -169,13 +192,13 @@ def _zip_members(data: bytes, label: str, depth: int, bounds: ArchiveBounds,
                 raise
             except Exception as exc:  # noqa: BLE001 - bad CRC, unsupported method, ...
                 report.problems.append(Problem("unreadable", path, f"{type(exc).__name__}: {exc}"[:300]))
-                yield Member(path, info.filename, None, info.file_size, depth)
+                yield Member(path, info.filename, None, info.file_size, depth, label, in_doc)
                 continue
-            yield Member(path, info.filename, content, info.file_size, depth)
+            yield Member(path, info.filename, content, info.file_size, depth, label, in_doc)
 
 
 def _read_bounded(stream: io.BufferedIOBase, path: str, compressed: int,
-                  bounds: ArchiveBounds, budget: _Budget) -> bytes:
+                  bounds: ArchiveBounds, budget: Budget) -> bytes:
     """Read a member stream chunk by chunk, whatever size its header claims."""
     out = bytearray()
     with stream:
@@ -191,10 +214,10 @@ def _read_bounded(stream: io.BufferedIOBase, path: str, compressed: int,
     return bytes(out)
 
 
-class _BudgetedWriter:
+class BudgetedWriter:
     """A py7zr writer that keeps the member in memory and stops the bomb mid-stream."""
 
-    def __init__(self, path: str, compressed: int, bounds: ArchiveBounds, budget: _Budget) -> None:
+    def __init__(self, path: str, compressed: int, bounds: ArchiveBounds, budget: Budget) -> None:
         self.path, self.compressed, self.bounds, self.budget = path, compressed, bounds, budget
         self.buffer = io.BytesIO()
 
@@ -224,7 +247,7 @@ class _BudgetedWriter:
 
 
 def _7z_members(data: bytes, label: str, depth: int, bounds: ArchiveBounds,
-                budget: _Budget, report: ArchiveReport) -> Iterator[Member]:
+                budget: Budget, report: ArchiveReport) -> Iterator[Member]:
     import py7zr
     from py7zr.io import WriterFactory
 
@@ -235,6 +258,7 @@ def _7z_members(data: bytes, label: str, depth: int, bounds: ArchiveBounds,
         return
     with archive:
         infos = [i for i in archive.list() if not i.is_directory]
+        in_doc = _is_document(i.filename for i in infos)
         for _ in infos:
             budget.count_member()
         declared = sum(i.uncompressed or 0 for i in infos)
@@ -243,26 +267,28 @@ def _7z_members(data: bytes, label: str, depth: int, bounds: ArchiveBounds,
         if archive.needs_password():
             report.problems.append(Problem("encrypted", label, "encrypted 7z archive"))
             for i in infos:
-                yield Member(f"{label}/{i.filename}", i.filename, None, i.uncompressed or 0, depth)
+                yield Member(f"{label}/{i.filename}", i.filename, None, i.uncompressed or 0,
+                             depth, label, in_doc)
             return
         # The whole archive's packed size is all one solid block may be compared with.
-        writers: dict[str, _BudgetedWriter] = {}
+        writers: dict[str, BudgetedWriter] = {}
 
         class Factory(WriterFactory):
-            def create(self, filename: str) -> _BudgetedWriter:  # type: ignore[override]
-                writer = _BudgetedWriter(f"{label}/{filename}", len(data), bounds, budget)
+            def create(self, filename: str) -> BudgetedWriter:  # type: ignore[override]
+                writer = BudgetedWriter(f"{label}/{filename}", len(data), bounds, budget)
                 writers[filename] = writer
                 return writer
 
         archive.extract(factory=Factory())
         for i in infos:
-            writer = writers.get(i.filename)
+            writer = writers.pop(i.filename, None)
             content = writer.buffer.getvalue() if writer else None
-            yield Member(f"{label}/{i.filename}", i.filename, content, i.uncompressed or 0, depth)
+            yield Member(f"{label}/{i.filename}", i.filename, content, i.uncompressed or 0,
+                         depth, label, in_doc)
 
 
 def _rar_members(data: bytes, label: str, depth: int, bounds: ArchiveBounds,
-                 budget: _Budget, report: ArchiveReport) -> Iterator[Member]:
+                 budget: Budget, report: ArchiveReport) -> Iterator[Member]:
     import rarfile
 
     try:
@@ -271,14 +297,16 @@ def _rar_members(data: bytes, label: str, depth: int, bounds: ArchiveBounds,
         report.problems.append(Problem("encrypted", label, "rar archive with encrypted names"))
         return
     with archive:
-        for info in archive.infolist():
+        infos = archive.infolist()
+        in_doc = _is_document(i.filename for i in infos)
+        for info in infos:
             if info.is_dir():
                 continue
             budget.count_member()
             path = f"{label}/{info.filename}"
             if info.needs_password():
                 report.problems.append(Problem("encrypted", path, "encrypted rar member"))
-                yield Member(path, info.filename, None, info.file_size or 0, depth)
+                yield Member(path, info.filename, None, info.file_size or 0, depth, label, in_doc)
                 continue
             if (info.file_size or 0) > bounds.max_member_bytes:
                 raise _Bound("bomb", f"{path} declares {info.file_size} bytes")
@@ -294,4 +322,4 @@ def _rar_members(data: bytes, label: str, depth: int, bounds: ArchiveBounds,
             except Exception as exc:  # noqa: BLE001 - no unrar tool, RAR5 in unrar-free, ...
                 report.problems.append(Problem("unreadable", path, f"{type(exc).__name__}: {exc}"[:300]))
                 content = None
-            yield Member(path, info.filename, content, info.file_size or 0, depth)
+            yield Member(path, info.filename, content, info.file_size or 0, depth, label, in_doc)

@@ -28,7 +28,7 @@ DEFAULT_BANNED_EXTENSIONS: dict[str, list[str]] = {
                    "msixbundle", "elf", "so", "dylib", "xll", "wll", "apk"],
     "script": ["js", "jse", "vbs", "vbe", "ps1", "psm1", "psd1", "ps1xml", "bat", "cmd",
                "hta", "wsf", "wsh", "wsc", "sct", "vb", "msh", "msh1", "msh2", "reg",
-               "inf", "scf", "sh", "bash", "command", "applescript", "py", "pyw", "pl"],
+               "inf", "scf", "command", "applescript"],
     "shortcut": ["lnk", "url", "website", "settingcontent-ms", "desktop", "appref-ms",
                  "library-ms", "searchconnector-ms"],
     "disk_image": ["iso", "img", "vhd", "vhdx", "dmg", "udf", "vmdk"],
@@ -41,9 +41,10 @@ DEFAULT_BANNED_TYPES: dict[str, list[str]] = {
                    "application/x-msdownload", "application/x-executable",
                    "application/x-sharedlib", "application/x-pie-executable",
                    "application/x-mach-binary", "application/x-msi"],
-    "script": ["text/x-shellscript", "text/x-msdos-batch", "application/javascript",
-               "text/javascript", "application/x-javascript", "text/vbscript",
-               "application/hta", "text/x-perl", "text/x-python"],
+    # Windows double-click scripts. Shell, Python and Perl files are left out on
+    # purpose: pupils email their computing homework; add them in settings if wanted.
+    "script": ["text/x-msdos-batch", "application/javascript", "text/javascript",
+               "application/x-javascript", "text/vbscript", "application/hta"],
     "shortcut": ["application/x-ms-shortcut"],
     "disk_image": ["application/x-iso9660-image", "application/x-virtualbox-vhd",
                    "application/x-virtualbox-vhdx", "application/x-apple-diskimage",

@@ -63,10 +63,13 @@ class Settings(BaseModel):
     type_mismatch: bool = True
     macros: bool = True
 
+    # Type, name, archive and macro inspection of one message, in a worker thread.
+    inspect_timeout: float = Field(30.0, gt=0)
+
     archives: bool = True
     archive_max_depth: int = Field(4, ge=1, le=20)
     archive_max_members: int = Field(2000, ge=1)
-    archive_max_total_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    archive_max_total_bytes: int = Field(128 * 1024 * 1024, ge=1024)    # per message
     archive_max_member_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     archive_max_ratio: float = Field(200.0, gt=1)
 
@@ -149,9 +152,20 @@ class AttachmentsCheck:
                 "The message is past a MIME bound and was not checked completely: "
                 + "; ".join(message.limits_exceeded),
                 {"limits": list(message.limits_exceeded), "parts_seen": message.parts_seen}))
-        static = asyncio.to_thread(self.inspect, message.attachments)
-        scanned, inspected = await asyncio.gather(self.scan(message), static)
+        scanned, inspected = await asyncio.gather(self.scan(message),
+                                                  self._inspect_in_thread(message))
         return findings + inspected + scanned
+
+    async def _inspect_in_thread(self, message: Message) -> list[Finding]:
+        try:
+            async with asyncio.timeout(self.settings.inspect_timeout):
+                return await asyncio.to_thread(self.inspect, message.attachments)
+        except TimeoutError:
+            # The thread cannot be stopped; it finishes within the archive bounds.
+            return [Finding("attachment.inspect_failed", Severity.HIGH, 0.0,
+                            f"The attachments could not be checked within "
+                            f"{self.settings.inspect_timeout:g}s",
+                            {"timeout": self.settings.inspect_timeout})]
 
     # -- ClamAV ---------------------------------------------------------------
 
@@ -197,50 +211,58 @@ class AttachmentsCheck:
 
     def inspect(self, parts: list[Part]) -> list[Finding]:
         findings: list[Finding] = []
+        # One archive budget for the whole message: twenty attachments do not get
+        # twenty times the decompression allowance.
+        budget = archives.Budget(self.bounds)
         for part in parts:
             if part.declared_type.startswith("message/"):
                 continue        # the attached message's own parts are walked separately
             hits: dict[str, list[_Hit]] = defaultdict(list)
             try:
-                self._inspect_part(part, hits)
+                self._inspect_part(part, hits, budget)
             except Exception as exc:  # noqa: BLE001 - a bug here must not pass the message
                 hits["attachment.inspect_failed"].append(_Hit(
                     part, part.path, part.filename,
-                    f"inspection failed: {type(exc).__name__}: {exc}", Severity.HIGH))
+                    f"{_label(part.filename, part.path)} could not be checked: "
+                    f"{type(exc).__name__}: {exc}", Severity.HIGH))
             findings.extend(_group(code, group) for code, group in hits.items())
         return findings
 
-    def _inspect_part(self, part: Part, hits: dict[str, list[_Hit]]) -> None:
+    def _inspect_part(self, part: Part, hits: dict[str, list[_Hit]],
+                      budget: archives.Budget) -> None:
         true_type, description = part.true_type, part.true_description
         self._inspect_file(part, part.path, part.filename, _label(part.filename, part.path),
                            part.declared_type, part.payload, true_type, description, hits)
-        if self.settings.archives and archives.archive_format(part.payload):
-            report = archives.inspect_archive(part.payload, part.filename or f"part {part.path}",
-                                              self.bounds)
-            for problem in report.problems:
-                severity = {"bomb": Severity.HIGH, "too_deep": Severity.MEDIUM,
-                            "encrypted": Severity.MEDIUM}.get(problem.code, Severity.LOW)
-                words = _PROBLEM_WORDS.get(problem.code, "cannot be checked")
-                hits[f"attachment.archive.{problem.code}"].append(_Hit(
-                    part, f"{part.path}!{problem.path}", part.filename,
-                    f"{_label(part.filename, part.path)} {words}: {problem.detail}", severity))
-            for jar in report.jar_like:
-                if "jar" in self.tables.kinds:
-                    hits["attachment.banned.jar"].append(_Hit(
-                        part, f"{part.path}!{jar}", part.filename,
-                        f"{jar} is a Java archive", Severity.HIGH, {"by": "content"}))
-            for member in report.members:
-                where = f"{part.path}!{member.path}"
-                label = f"{member.name!r} inside {member.archive!r}"
-                if member.data is None:
-                    # Unreadable (encrypted): its name is all there is to judge.
-                    if not member.in_document:
-                        self._judge_name(part, where, member.name, label, hits)
-                    continue
-                self._inspect_file(part, where, member.name, label, "application/octet-stream",
-                                   member.data, sniff_type(member.data),
-                                   sniff_description(member.data), hits,
-                                   by_name=not member.in_document)
+        if not (self.settings.archives and archives.archive_format(part.payload)):
+            return
+
+        def judge_member(member: archives.Member) -> None:
+            where = f"{part.path}!{member.path}"
+            label = f"{member.name!r} inside {member.archive!r}"
+            if member.data is None:
+                # Unreadable (encrypted): its name is all there is to judge.
+                if not member.in_document:
+                    self._judge_name(part, where, member.name, label, hits)
+                return
+            self._inspect_file(part, where, member.name, label, "application/octet-stream",
+                               member.data, sniff_type(member.data),
+                               sniff_description(member.data), hits,
+                               by_name=not member.in_document)
+
+        report = archives.inspect_archive(part.payload, part.filename or f"part {part.path}",
+                                          self.bounds, budget, judge_member)
+        for problem in report.problems:
+            severity = {"bomb": Severity.HIGH, "too_deep": Severity.MEDIUM,
+                        "encrypted": Severity.MEDIUM}.get(problem.code, Severity.LOW)
+            words = _PROBLEM_WORDS.get(problem.code, "cannot be checked")
+            hits[f"attachment.archive.{problem.code}"].append(_Hit(
+                part, f"{part.path}!{problem.path}", part.filename,
+                f"{_label(part.filename, part.path)} {words}: {problem.detail}", severity))
+        for jar in report.jar_like:
+            if "jar" in self.tables.kinds:
+                hits["attachment.banned.jar"].append(_Hit(
+                    part, f"{part.path}!{jar}", part.filename,
+                    f"{jar!r} is a Java archive", Severity.HIGH, {"by": "content"}))
 
     def _judge_name(self, part: Part, where: str, name: str, label: str,
                     hits: dict[str, list[_Hit]]) -> None:

@@ -133,3 +133,29 @@ async def test_check_flags_banned_members_in_7z_and_encrypted_7z(envelope):
     enc = make_7z({"run.js": b"WScript.Shell"}, password="123")
     findings = await check.run(make_message(("docs.7z", enc, "application/x-7z-compressed")), envelope)
     assert {"attachment.archive.encrypted", "attachment.banned.script"} <= codes(findings)
+
+
+async def test_one_budget_for_the_whole_message(envelope):
+    """Each zip alone is within the bound; together they are not."""
+    one = make_zip({"data.bin": bytes(range(256)) * 4096}, level=1)     # 1 MiB inside
+    check = AttachmentsCheck(Settings(archive_max_total_bytes=3 * 1024 * 1024))
+    alone = await check.run(make_message(("a.zip", one, "application/zip")), envelope)
+    assert "attachment.archive.bomb" not in codes(alone)
+    many = await check.run(make_message(*((f"{i}.zip", one, "application/zip") for i in range(5))),
+                           envelope)
+    assert "attachment.archive.bomb" in codes(many)
+
+
+def test_on_member_streams_and_drops_bytes():
+    seen = []
+    report = inspect_archive(make_zip({"a.txt": b"a", "b.txt": b"b"}), "x.zip", ArchiveBounds(),
+                             on_member=lambda m: seen.append((m.name, m.data)))
+    assert seen == [("a.txt", b"a"), ("b.txt", b"b")]
+    assert all(m.data is None for m in report.members)
+
+
+async def test_inspection_past_its_timeout_is_a_finding(envelope):
+    check = AttachmentsCheck(Settings(inspect_timeout=0.001))
+    big = make_zip({f"{i}.bin": bytes(range(256)) * 4096 for i in range(8)}, level=1)
+    findings = await check.run(make_message(("big.zip", big, "application/zip")), envelope)
+    assert "attachment.inspect_failed" in codes(findings)
