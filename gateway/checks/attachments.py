@@ -170,7 +170,9 @@ class AttachmentsCheck:
     # -- ClamAV ---------------------------------------------------------------
 
     async def scan(self, message: Message) -> list[Finding]:
-        if self.settings.scan_mode == "message":
+        if self.settings.scan_mode == "message" or message.limits_exceeded:
+            # Past a MIME bound the walk did not reach every attachment; clamd parses
+            # MIME itself, so the whole message still gets a verdict for the reviewer.
             targets = [("message", None, message.raw)]
         else:
             seen: set[str] = set()
@@ -190,7 +192,10 @@ class AttachmentsCheck:
         return [f for f in results if f is not None]
 
     async def _scan_one(self, where: str, filename: str | None, data: bytes) -> Finding | None:
-        label = f"'{filename}' (part {where})" if filename else f"the {where}" if where == "message" else f"part {where}"
+        if where == "message":
+            label = "the message"
+        else:
+            label = f"{filename!r} (part {where})" if filename else f"part {where}"
         try:
             result = await self.clamd.instream(data)  # type: ignore[union-attr]
         except TooLargeToScan as exc:

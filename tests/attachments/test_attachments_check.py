@@ -192,10 +192,14 @@ async def test_ten_thousand_parts_gets_a_finding_not_a_crash(check, envelope):
         lines += [b"--b", b"Content-Type: application/octet-stream",
                   f'Content-Disposition: attachment; filename="f{i}.bin"'.encode(), b"", b"x"]
     lines += [b"--b--", b""]
+    lines[-2:-2] = [b"--b", b"Content-Type: application/octet-stream",
+                    b'Content-Disposition: attachment; filename="last.com"', b"", EICAR]
     message = Message.parse(b"\r\n".join(lines))
     assert message.limits_exceeded
     findings = await check.run(message, envelope)
     assert "mime.limits_exceeded" in codes(findings)
+    # The walk stopped, but clamd still saw the whole message (and the EICAR at its end).
+    assert only(findings, "attachment.virus").data["part"] == "message"
 
 
 async def test_clamd_down_is_scan_failed_never_a_pass(tmp_path, envelope):
