@@ -266,3 +266,18 @@ def test_gateway_toml_builds_the_check(clamd):
     config = load_config(overrides={"checks.attachments.clamd": clamd.address})
     checks = [c for c in build_checks(config, Services(config)) if c.name == "attachments"]
     assert len(checks) == 1 and checks[0].clamd is not None
+
+
+async def test_attachments_of_a_forwarded_message_are_checked(check, envelope):
+    from email.message import EmailMessage
+
+    inner = make_message(("invoice.pdf.exe", EICAR, "application/octet-stream"))
+    outer = EmailMessage()
+    outer["From"] = "a@outside.example"
+    outer["Subject"] = "Fwd: invoice"
+    outer.set_content("see below")
+    outer.add_attachment(inner.email, filename="fwd.eml")       # message/rfc822
+    findings = await check.run(Message.parse(outer.as_bytes()), envelope)
+    assert {"attachment.virus", "attachment.double_extension",
+            "attachment.banned.executable"} <= codes(findings)
+    assert only(findings, "attachment.virus").data["part"] == "1.2.1.2"
