@@ -33,6 +33,12 @@ pytest.importorskip("classifiers.train", reason="the classifier (issue 5) is not
 pytest.importorskip("quarantine.store.reviews", reason="the web app (issue 6) is not merged yet")
 
 
+@pytest.fixture
+def store_url(tmp_path):
+    """SQLite only: what these tests exercise is the model file, not the store."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'aupgate.db'}"
+
+
 def add_labels(store_url: str, texts: list[str], severity: str) -> None:
     from quarantine.store.reviews import Label
 
