@@ -18,7 +18,6 @@ from tests.web.conftest import (  # noqa: E402, F401 - fixtures
     REVIEWER,
     STAFF,
     STAFF_USER,
-    browser,
     login,
     new_page,
     run_async,

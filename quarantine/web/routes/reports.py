@@ -33,8 +33,6 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024     # [reports] max_upload_bytes sets app.st
 FORM_OVERHEAD = 64 * 1024               # the note, the token and multipart framing
 SEVERITIES = ("gross", "serious", "mild")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-NAV = [("/reports", "Reports", ("reviewer", "admin")),
-       ("/reports/mine", "Report mail", ("staff",))]
 
 
 def max_upload(request: Request) -> int:
