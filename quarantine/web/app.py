@@ -97,20 +97,36 @@ def create_app(settings: WebSettings, store: Store, site: Site | None = None) ->
     return app
 
 
+def _all_routes(routes):
+    """Every route, also inside included routers (newer FastAPI includes them lazily)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _all_routes(inner.routes)
+        else:
+            yield route
+
+
 def assert_csrf_everywhere(app: FastAPI) -> None:
     """Refuse to build an app with a state-changing route that skips the CSRF check."""
     allowed = {auth.checked_form, auth.checked_login_form}
-    for route in app.routes:
+    checked = 0
+    for route in _all_routes(app.routes):
         methods = getattr(route, "methods", None) or set()
-        if methods - {"GET", "HEAD", "OPTIONS"}:
-            deps = set()
-            stack = list(route.dependant.dependencies)
-            while stack:
-                d = stack.pop()
-                deps.add(d.call)
-                stack.extend(d.dependencies)
-            if not deps & allowed:
-                raise RuntimeError(f"{route.path} changes state without a CSRF check")
+        if not methods - {"GET", "HEAD", "OPTIONS"}:
+            continue
+        dependant = getattr(route, "dependant", None)
+        deps = set()
+        stack = list(dependant.dependencies) if dependant is not None else []
+        while stack:
+            d = stack.pop()
+            deps.add(d.call)
+            stack.extend(d.dependencies)
+        if not deps & allowed:
+            raise RuntimeError(f"{route.path} changes state without a CSRF check")
+        checked += 1
+    if not checked:
+        raise RuntimeError("found no form routes to check: has FastAPI's routing changed?")
 
 
 def _when(value) -> str:

@@ -19,6 +19,8 @@ async def run_web(store_url: str, web: dict[str, Any], *, retention_days: int,
     try:
         server = await start_web({**web, "enabled": True}, store, retention_days=retention_days,
                                  local_domains=local_domains, housekeeping=True)
+        if server is None:
+            return 1
         print(f"aupgate: review app on {server.url}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from typing import Any
 
 import uvicorn
@@ -66,8 +67,15 @@ async def start_web(web: dict[str, Any] | None, store: Store, *, retention_days:
         forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
         server_header=False, date_header=True,
         ssl_certfile=settings.tls_cert_file or None, ssl_keyfile=settings.tls_key_file or None)
+    try:
+        sock = _bind(host, port)
+    except OSError as e:
+        # The relay must keep answering mail even when the review app cannot listen.
+        log.error("the review app cannot listen on %s: %s; the relay runs without it",
+                  settings.listen, e)
+        return None
     server = _Server(config)
-    task = asyncio.create_task(server.serve(), name="web")
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="web")
     while not server.started:
         if task.done():
             task.result()  # raises what stopped it (e.g. the port is taken)
@@ -79,6 +87,20 @@ async def start_web(web: dict[str, Any] | None, store: Store, *, retention_days:
     job = asyncio.create_task(_housekeep(store, retention_days), name="web-housekeeping") \
         if housekeeping else None
     return WebServer(server, task, job, url)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.set_inheritable(True)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 async def _housekeep(store: Store, retention_days: int, interval: float = 300) -> None:

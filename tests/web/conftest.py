@@ -25,7 +25,6 @@ from tests.support import (
     SinkProcess,
     free_port,
     import_directory,
-    run_aupgate,
     write_config,
 )
 
@@ -142,9 +141,15 @@ class WebEnv:
     subjects: dict[str, str] = field(default_factory=dict)
 
 
-async def seed(store_url: str) -> dict[str, str]:
+USERS = ((REVIEWER, "reviewer", "head@stchristophers.example"), (STAFF_USER, "staff", STAFF),
+         (ADMIN, "admin", "it@stchristophers.example"))
+
+
+async def seed(store_url: str, users=USERS) -> dict[str, str]:
+    """Held messages written by the store's own `hold`, and the app's accounts."""
     from quarantine.store import open_store
     from quarantine.store.held import hold
+    from quarantine.web.accounts import add_user as add_account
 
     store = await open_store(store_url)
     ids = {}
@@ -156,15 +161,12 @@ async def seed(store_url: str) -> dict[str, str]:
                 held = await hold(session, raw=raw, sha256=hashlib.sha256(raw).hexdigest(),
                                   message_id=f"<{name}@test.example>", **fields)
                 ids[name] = held.id
+            for username, role, email in users:
+                await add_account(session, username=username, password=PASSWORD, role=role,
+                                  email=email, actor="tests")
     finally:
         await store.close()
     return ids
-
-
-def add_user(config: Path, name: str, role: str, email: str = "") -> None:
-    args = ["user", "add", name, "--role", role] + (["--email", email] if email else [])
-    result = run_aupgate(*args, config=config, input=(PASSWORD + "\n").encode())
-    assert result.returncode == 0, result.stderr.decode()
 
 
 def wait_http(url: str, process: GatewayProcess, timeout: float = 30) -> None:
@@ -194,9 +196,6 @@ def web_env(tmp_path, store_url, sink) -> WebEnv:
         "store.url": store_url,
         "web.listen": f"127.0.0.1:{web_port}",
     })
-    add_user(config, REVIEWER, "reviewer", "head@stchristophers.example")
-    add_user(config, STAFF_USER, "staff", STAFF)
-    add_user(config, ADMIN, "admin", "it@stchristophers.example")
     gateway = GatewayProcess(config, smtp_port, tmp_path)
     gateway.start()
     base = f"http://127.0.0.1:{web_port}"

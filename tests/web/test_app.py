@@ -1,0 +1,140 @@
+"""The review app in-process (httpx over ASGI) on each store backend: accounts and the
+`aupgate user` command, sessions, throttling, headers, CSRF, purges in the audit view."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from quarantine.store import open_store
+from quarantine.store.held import purge_expired
+from quarantine.store.models import HeldMessage
+from quarantine.web.app import create_app
+from quarantine.web.settings import Site, WebConfigError, load_settings
+from tests.support import ROOT, run_aupgate, write_config
+from tests.web.conftest import PASSWORD, REVIEWER, STAFF_USER, seed
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+async def app_store(store_url):
+    held = await seed(store_url)
+    store = await open_store(store_url)
+    app = create_app(load_settings({"login_max_failures": 3}), store,
+                     Site(retention_days=30, local_domains=("stchristophers.example",)))
+    yield app, store, held
+    await store.close()
+
+
+def client(app, ip: str = "192.0.2.10") -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 40000)),
+                             base_url="http://review.test")
+
+
+async def sign_in(c: httpx.AsyncClient, username: str, password: str = PASSWORD):
+    form = await c.get("/login")
+    token = TOKEN.search(form.text).group(1)
+    return await c.post("/login", data={"csrf_token": token, "username": username,
+                                        "password": password})
+
+
+async def test_sessions_cookies_and_security_headers(app_store):
+    app, _store, held = app_store
+    async with client(app) as c:
+        assert (await c.get("/queue")).headers["location"].startswith("/login?next=")
+        r = await sign_in(c, REVIEWER)
+        assert r.status_code == 303
+        cookie = r.headers["set-cookie"]
+        assert "aupgate_session=" in cookie and "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie and "Max-Age=43200" in cookie
+        page = await c.get(f"/messages/{held['hostile']}")
+        assert page.status_code == 200
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp and page.headers["x-frame-options"] == "DENY"
+        assert page.headers["cache-control"] == "no-store"
+        body = await c.get(f"/messages/{held['hostile']}/html")
+        assert body.headers["content-security-policy"].endswith("sandbox")
+        assert "<script" not in body.text and "127.0.0.2" not in body.text
+        assert body.headers["x-aupgate-blocked-remote"] == "2"
+        # Logout ends the session on the server: the old cookie is worthless.
+        old = c.cookies.get("aupgate_session")
+        token = TOKEN.search(page.text).group(1)
+        out = await c.post("/logout", data={"csrf_token": token})
+        assert out.status_code == 303 and "aupgate_session=\"\"" in out.headers["set-cookie"]
+    async with client(app) as replay:
+        replay.cookies.set("aupgate_session", old)
+        assert (await replay.get("/queue")).status_code == 303
+
+
+async def test_login_is_throttled_per_user_name(app_store):
+    app, _store, _held = app_store
+    async with client(app) as c:
+        for _ in range(3):
+            assert (await sign_in(c, REVIEWER, "wrong password!")).status_code == 401
+        refused = await sign_in(c, REVIEWER)              # even the right password, now
+        assert refused.status_code == 429 and "Too many failed attempts" in refused.text
+        assert "aupgate_session" not in refused.headers.get("set-cookie", "")
+    async with client(app, "192.0.2.99") as other:          # another user is unaffected
+        assert (await sign_in(other, STAFF_USER)).status_code == 303
+
+
+async def test_cross_site_post_is_refused_even_with_the_token(app_store):
+    app, _store, held = app_store
+    async with client(app) as c:
+        await sign_in(c, REVIEWER)
+        token = TOKEN.search((await c.get(f"/messages/{held['gross']}")).text).group(1)
+        r = await c.post(f"/messages/{held['gross']}/delete",
+                         data={"csrf_token": token, "reason": "x"},
+                         headers={"origin": "http://evil.example"})
+        assert r.status_code == 403
+        r = await c.post(f"/messages/{held['gross']}/delete",
+                         data={"csrf_token": token, "reason": "duplicate"},
+                         headers={"origin": "http://review.test"})
+        assert r.status_code == 303
+        view = await c.get(f"/messages/{held['gross']}")
+        assert "no longer kept (deleted" in view.text
+
+
+async def test_retention_purge_shows_in_the_audit_view(app_store):
+    app, store, held = app_store
+    async with store.transaction() as session:
+        await session.execute(update(HeldMessage).where(HeldMessage.id == held["virus"])
+                              .values(held_at=datetime.now(UTC) - timedelta(days=40)))
+    async with store.transaction() as session:
+        assert await purge_expired(session, 30) == 1
+    async with client(app) as c:
+        await sign_in(c, REVIEWER)
+        log = await c.get("/audit?action=retention")
+        assert "retention.purge" in log.text and held["virus"] in log.text
+        view = await c.get(f"/messages/{held['virus']}")
+        assert "no longer kept (purged" in view.text
+        queue = await c.get("/queue?status=purged")
+        assert "Invoice 4471" in queue.text
+        assert "Invoice 4471" not in (await c.get("/queue")).text
+
+
+def test_user_command_and_config_errors(tmp_path, store_url):
+    config = write_config(tmp_path / "gateway.toml", {"store.url": store_url})
+    ok = run_aupgate("user", "add", "Margaret", "--role", "reviewer", "--email",
+                     "head@stchristophers.example", config=config,
+                     input=b"a long enough password\n")
+    assert ok.returncode == 0 and b"added margaret (reviewer)" in ok.stdout
+    short = run_aupgate("user", "add", "bob", "--role", "staff", config=config, input=b"short\n")
+    assert short.returncode == 65 and b"at least 10 characters" in short.stderr
+    listed = run_aupgate("user", "list", config=config)
+    assert b"margaret" in listed.stdout and b"bob" not in listed.stdout
+    with pytest.raises(WebConfigError, match="web.listen"):
+        load_settings({"listen": "nowhere"})
+    with pytest.raises(WebConfigError, match="web.colour: unknown key"):
+        load_settings({"colour": "blue"})
+    bad = write_config(tmp_path / "bad.toml", {"store.url": store_url, "web.page_size": 0})
+    refused = run_aupgate("web", config=bad)
+    assert refused.returncode == 78 and b"web.page_size" in refused.stderr
+    assert (ROOT / "quarantine" / "web" / "static" / "htmx.min.js").read_text().startswith(
+        "/*! htmx")
