@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -134,11 +135,27 @@ SEEDS = {
 class WebEnv:
     base_url: str
     store_url: str
-    config: Path
-    sink: SinkProcess
-    gateway: GatewayProcess
+    config: Path | None
+    sink: SinkProcess | None
+    gateway: GatewayProcess | None
     held: dict[str, str] = field(default_factory=dict)     # seed name -> held id
     subjects: dict[str, str] = field(default_factory=dict)
+
+
+async def traces_for_the_dashboard(session) -> None:
+    """A fortnight of traces with a steady mix of verdicts, for the charts."""
+    from datetime import UTC, datetime, timedelta
+
+    from quarantine.store.held import record_trace
+
+    now = datetime.now(UTC)
+    mix = ("deliver",) * 6 + ("tag", "quarantine", "reject", "escalate")
+    for day in range(14):
+        for i in range(3 + day % 4 * 2):
+            await record_trace(session, received_at=now - timedelta(days=day, minutes=i),
+                               stage="data", direction="inbound",
+                               mail_from="someone@example.org",
+                               rcpt_tos=[STAFF], verdict=mix[(day + i) % len(mix)])
 
 
 USERS = ((REVIEWER, "reviewer", "head@stchristophers.example"), (STAFF_USER, "staff", STAFF),
@@ -161,6 +178,7 @@ async def seed(store_url: str, users=USERS) -> dict[str, str]:
                 held = await hold(session, raw=raw, sha256=hashlib.sha256(raw).hexdigest(),
                                   message_id=f"<{name}@test.example>", **fields)
                 ids[name] = held.id
+            await traces_for_the_dashboard(session)
             for username, role, email in users:
                 await add_account(session, username=username, password=PASSWORD, role=role,
                                   email=email, actor="tests")
@@ -210,30 +228,75 @@ def web_env(tmp_path, store_url, sink) -> WebEnv:
     gateway.stop()
 
 
+class LocalWeb:
+    """The review app alone (`start_web`) on its own loop in a thread of the test process:
+    for browser tests that need no relay, it starts in a fraction of a gateway's time."""
+
+    def __init__(self, store_url: str) -> None:
+        self.store_url = store_url
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        self.thread.start()
+        if not self.ready.wait(60) or self.error:
+            raise RuntimeError(f"the review app did not start: {self.error!r}")
+
+    async def _main(self) -> None:
+        from quarantine.store import open_store
+        from quarantine.web.serve import start_web
+
+        try:
+            self.loop = asyncio.get_running_loop()
+            self.stopping = asyncio.Event()
+            store = await open_store(self.store_url)
+            server = await start_web({"listen": "127.0.0.1:0"}, store, retention_days=90,
+                                     local_domains=["stchristophers.example"])
+            self.base_url = server.url
+        except BaseException as e:  # noqa: BLE001 - reported to the fixture
+            self.error = e
+            self.ready.set()
+            raise
+        self.ready.set()
+        await self.stopping.wait()
+        await server.stop()
+        await store.close()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.stopping.set)
+        self.thread.join(20)
+
+
 @pytest.fixture
-def browser(web_env):
-    """Debian's Chromium, headless; after the store fixtures (see run_async)."""
+def web_local(store_url) -> WebEnv:
+    """A seeded store and the review app alone (no relay, no release job)."""
+    asyncio.run(import_directory(store_url, ROOT / "config" / "directory.sample.csv"))
+    held = asyncio.run(seed(store_url))
+    web = LocalWeb(store_url)
+    yield WebEnv(base_url=web.base_url, store_url=store_url, config=None, sink=None,
+                 gateway=None, held=held, subjects={k: v["subject"] for k, v in SEEDS.items()})
+    web.stop()
+
+
+@pytest.fixture
+def new_page(request):
+    """`new_page()`: a page in a fresh browser context (Debian's Chromium, headless), with
+    the test's app as base URL. The app's fixture is set up first: see `run_async`."""
     from playwright.sync_api import sync_playwright
 
+    env = request.getfixturevalue("web_env" if "web_env" in request.fixturenames
+                                  else "web_local")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                    headless=True)
 
+        def make():
+            context = browser.new_context(viewport={"width": 1200, "height": 760},
+                                          base_url=env.base_url, locale="en-GB",
+                                          timezone_id="UTC")
+            return context.new_page()
 
-@pytest.fixture
-def new_page(browser, web_env):
-    contexts = []
-
-    def make():
-        context = browser.new_context(viewport={"width": 1200, "height": 760},
-                                      base_url=web_env.base_url)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for c in contexts:
-        c.close()
+        yield make
+        browser.close()
 
 
 def login(page, username: str, password: str = PASSWORD, next_path: str = "/"):

@@ -57,6 +57,8 @@ def held_row(store_url: str, held_id: str):
 def test_reviewer_filters_opens_releases_and_opens_a_case(web_env, new_page):
     page = login(new_page(), REVIEWER)
     assert "held messages waiting" in page.inner_text("main")
+    assert page.locator("svg").count() == 4
+    screenshot(page, "dashboard")
 
     page.goto("/queue")
     for subject in web_env.subjects.values():
@@ -103,8 +105,17 @@ def test_reviewer_filters_opens_releases_and_opens_a_case(web_env, new_page):
     # Releasing again is the same release: nothing more arrives.
     page.click("#release")
     assert "Release #1 " in page.inner_text(".notice")
-    time.sleep(3)
+    time.sleep(2.5)
     assert len(web_env.sink.messages()) == 1
+    # Allow the sender: the relay now accepts their mail to the pupil.
+    page.fill("input[name=reason]", "Amy's aunt")
+    page.click("button:has-text('Allow sender')")
+    assert f"{PUPIL} may receive mail with stranger@example.org" in page.inner_text(".notice")
+    with web_env.gateway.smtp() as smtp:
+        smtp.sendmail("stranger@example.org", [PUPIL],
+                      b"From: stranger@example.org\r\nTo: " + PUPIL.encode()
+                      + b"\r\nSubject: More photos\r\n\r\nHere are more.\r\n")
+    assert b"Subject: More photos" in web_env.sink.wait_for(2, timeout=30)[-1]
 
     # The gross hold: Appendix I, a case with the Appendix II factors filled in.
     page.goto(f"/messages/{web_env.held['gross']}")
@@ -171,7 +182,8 @@ def test_reviewer_filters_opens_releases_and_opens_a_case(web_env, new_page):
     assert f"entry {views[0].seq} was altered" in broken.stderr.decode()
 
 
-def test_staff_are_refused_held_mail(web_env, new_page):
+def test_staff_are_refused_held_mail(web_local, new_page):
+    web_env = web_local
     from quarantine.store import Store
     from quarantine.store.directory import grant_exception
 
@@ -230,7 +242,8 @@ def test_staff_are_refused_held_mail(web_env, new_page):
     assert "zoo@visits.example" not in table
 
 
-def test_a_form_without_its_csrf_token_is_refused(web_env, new_page):
+def test_a_form_without_its_csrf_token_is_refused(web_local, new_page):
+    web_env = web_local
     page = login(new_page(), REVIEWER, next_path="/queue")
     target = web_env.held["gross"]
     # Without a token, and with a wrong one, from the same browser session.
@@ -281,7 +294,8 @@ class Listener:
         self.sock.close()
 
 
-def test_hostile_html_runs_nothing_and_fetches_nothing(web_env, new_page):
+def test_hostile_html_runs_nothing_and_fetches_nothing(web_local, new_page):
+    web_env = web_local
     try:
         listener = Listener(HOSTILE_HOST, 9)
     except OSError:
