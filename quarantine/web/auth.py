@@ -123,12 +123,14 @@ async def viewer(request: Request) -> Viewer:
         if row is None:
             raise LoginRequired()
         ws, user = row
-        if (user.disabled_at is not None or aware(ws.expires_at) <= now
-                or aware(ws.last_seen_at) + idle <= now):
-            await session.delete(ws)
-            raise LoginRequired()
-        if now - aware(ws.last_seen_at) > timedelta(seconds=30):
+        ended = (user.disabled_at is not None or aware(ws.expires_at) <= now
+                 or aware(ws.last_seen_at) + idle <= now)
+        if ended:
+            await session.delete(ws)            # committed when the block ends
+        elif now - aware(ws.last_seen_at) > timedelta(seconds=30):
             ws.last_seen_at = now
+    if ended:
+        raise LoginRequired()
     result = Viewer(user_id=user.id, username=user.username, role=user.role,
                     email=user.email, csrf=ws.csrf, client=client_of(request))
     request.state.viewer = result

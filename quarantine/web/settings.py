@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -67,7 +67,6 @@ class Site:
 
     retention_days: int = 90
     local_domains: tuple[str, ...] = ()
-    nav_extra: tuple[tuple[str, str, tuple[str, ...]], ...] = field(default=())
 
 
 def host_port(value: str) -> tuple[str, int]:

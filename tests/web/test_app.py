@@ -72,6 +72,23 @@ async def test_sessions_cookies_and_security_headers(app_store):
         assert (await replay.get("/queue")).status_code == 303
 
 
+async def test_an_idle_session_ends(app_store):
+    from sqlalchemy import func, select
+
+    from quarantine.store.reviews import WebSession
+
+    app, store, _held = app_store
+    async with client(app) as c:
+        await sign_in(c, REVIEWER)
+        assert (await c.get("/queue")).status_code == 200
+        async with store.transaction() as session:
+            await session.execute(update(WebSession).values(
+                last_seen_at=datetime.now(UTC) - timedelta(minutes=31)))
+        assert (await c.get("/queue")).headers["location"] == "/login?next=%2Fqueue"
+    async with store.session() as session:
+        assert await session.scalar(select(func.count()).select_from(WebSession)) == 0
+
+
 async def test_login_is_throttled_per_user_name(app_store):
     app, _store, _held = app_store
     async with client(app) as c:
