@@ -153,3 +153,33 @@ def test_user_command_and_config_errors(tmp_path, store_url):
     assert refused.returncode == 78 and b"web.page_size" in refused.stderr
     assert (ROOT / "quarantine" / "web" / "static" / "htmx.min.js").read_text().startswith(
         "/*! htmx")
+
+
+async def test_queue_filters_on_both_backends(app_store):
+    app, _store, _held = app_store
+    today = datetime.now(UTC).date()
+    cases = {
+        "reason=spoofing": set(),
+        "reason=virus": {"Invoice 4471"},
+        "reason=content": {"Weekly newsletter", "Fwd: you will laugh at this"},
+        "reason=allowlist": {"Holiday photos for Amy"},
+        "audience=pupil": {"Holiday photos for Amy"},
+        "audience=external&direction=outbound": {"Fwd: you will laugh at this"},
+        "severity=mild": {"Weekly newsletter"},
+        "severity=none&category=virus": {"Invoice 4471"},
+        "q=AMY.LEE": {"Holiday photos for Amy"},
+        "q=100%25_off": set(),
+        f"since={today}&until={today}": {"Invoice 4471", "Weekly newsletter",
+                                         "Fwd: you will laugh at this",
+                                         "Holiday photos for Amy"},
+        f"until={today - timedelta(days=1)}": set(),
+        "status=released": set(),
+    }
+    async with client(app) as c:
+        await sign_in(c, REVIEWER)
+        for query, expected in cases.items():
+            page = (await c.get(f"/queue?{query}")).text
+            shown = {s for s in ("Invoice 4471", "Weekly newsletter", "Holiday photos for Amy",
+                                 "Fwd: you will laugh at this") if s in page}
+            assert shown == expected, query
+            assert f"{len(expected)} message" in page
