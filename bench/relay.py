@@ -24,6 +24,7 @@ from pathlib import Path
 
 import aiosmtplib
 
+from gateway.localdns import DEMO_ZONES, ZoneServer
 from tests.support import (
     ROOT,
     SHARED,
@@ -90,6 +91,7 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=800)
     parser.add_argument("--corpus-size", type=int, default=400)
     parser.add_argument("--store-url", help="default: SQLite in a temporary folder")
+    parser.add_argument("--workers", type=int, default=1, help="gateway processes")
     args = parser.parse_args()
 
     corpus = load_corpus(args.corpus_size)
@@ -98,33 +100,47 @@ def main() -> int:
         sink = SinkProcess(tmp / "sink")
         sink.cmd.append("--quiet")
         sink.start()
+        dns = ZoneServer(DEMO_ZONES).start()
         store_url = args.store_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
         port = free_port()
         config = write_config(tmp / "gateway.toml", {
             "server.listen_port": port, "relay.downstream": f"127.0.0.1:{sink.port}",
-            "store.url": store_url, "server.max_sessions_per_client": 1000})
+            "store.url": store_url, "server.max_sessions_per_client": 1000,
+            "server.workers": args.workers, "checks.auth.nameservers": [dns.address]})
         asyncio.run(import_directory(store_url, ROOT / "config" / "directory.sample.csv"))
         gateway = GatewayProcess(config, port, tmp)
         gateway.start()
         try:
             asyncio.run(drive(sink.port, corpus, args.sessions, args.sessions * 5))  # warm-up
+            asyncio.run(drive(port, corpus, args.sessions, args.sessions * 5))
+            # One session: the latency a single message sees, with nothing queued ahead.
+            direct1 = asyncio.run(drive(sink.port, corpus, 1, args.messages // 4))
+            through1 = asyncio.run(drive(port, corpus, 1, args.messages // 4))
+            # N sessions: throughput, and latency that now includes waiting for the CPU.
             direct = asyncio.run(drive(sink.port, corpus, args.sessions, args.messages))
             through = asyncio.run(drive(port, corpus, args.sessions, args.messages))
         finally:
             gateway.stop()
             sink.stop()
+            dns.stop()
 
     mean_kb = direct["bytes"] / args.messages / 1024
     print(f"\naupgate relay benchmark: {args.messages} messages from {CORPUS.name} "
           f"(first {len(corpus)} of index.csv, mean {mean_kb:.1f} KiB), "
-          f"{args.sessions} parallel sessions, loopback, store {store_url.split(':')[0]}\n")
-    print("| path | msgs/s | p50 ms | p99 ms | failed |")
-    print("|---|---:|---:|---:|---:|")
-    for name, r in (("client → sink (baseline)", direct), ("client → aupgate → sink", through)):
-        print(f"| {name} | {r['rate']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['failed']} |")
-    print(f"| added by aupgate | | {through['p50'] - direct['p50']:+.1f} | "
-          f"{through['p99'] - direct['p99']:+.1f} | |")
-    for r in (direct, through):
+          f"{args.sessions} parallel sessions, {args.workers} gateway worker(s), loopback, "
+          f"store {store_url.split(':')[0]}\n")
+    print("| path | sessions | msgs/s | p50 ms | p99 ms | failed |")
+    print("|---|---:|---:|---:|---:|---:|")
+    rows = (("client → sink (baseline)", 1, direct1), ("client → aupgate → sink", 1, through1),
+            ("client → sink (baseline)", args.sessions, direct),
+            ("client → aupgate → sink", args.sessions, through))
+    for name, n, r in rows:
+        print(f"| {name} | {n} | {r['rate']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
+              f"{r['failed']} |")
+    for n, base, r in ((1, direct1, through1), (args.sessions, direct, through)):
+        print(f"| added by aupgate | {n} | | {r['p50'] - base['p50']:+.1f} | "
+              f"{r['p99'] - base['p99']:+.1f} | |")
+    for r in (direct1, through1, direct, through):
         for f in r["failures"]:
             print(f"  failure: {f}", file=sys.stderr)
     return 0

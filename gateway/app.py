@@ -51,7 +51,8 @@ class Gateway:
         delivery = Delivery(config.relay, config.server.hostname, directory.is_local)
         traces = TraceWriter(store)
         relay = Relay(pipeline, delivery, store, traces, config.server.hostname,
-                      Alerts(config.alerts, delivery))
+                      Alerts(config.alerts, delivery),
+                      keep_delivered=config.store.keep_delivered_days > 0)
         handler = Handler(config=config.server, trusted_networks=config.relay.trusted_networks,
                           directory=directory,
                           allowlist=Allowlist(store, directory,
@@ -72,14 +73,19 @@ class Gateway:
                                tls_context=tls, enable_SMTPUTF8=True)
         return factory
 
-    async def start(self) -> None:
+    async def start(self, sock=None, *, housekeeping: bool = True) -> None:
+        """Listen (on `sock` when a parent process opened it for several workers)."""
         self.traces.start()
         self.releases.start()
-        self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
+        if housekeeping:
+            self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
         c = self.config.server
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(self.smtp_factory(), c.listen_host,
-                                               c.listen_port)
+        if sock is not None:
+            self.server = await loop.create_server(self.smtp_factory(), sock=sock)
+        else:
+            self.server = await loop.create_server(self.smtp_factory(), c.listen_host,
+                                                   c.listen_port)
         log.info("aupgate listening on %s:%s", c.listen_host, self.port)
 
     @property
@@ -88,13 +94,14 @@ class Gateway:
         return self.server.sockets[0].getsockname()[1]
 
     async def _housekeep(self) -> None:
-        from quarantine.store.held import purge_expired
+        from quarantine.store.held import purge_expired, purge_kept
 
         while True:
             try:
                 async with self.store.transaction() as session:
                     await record_lapses(session)
                     await purge_expired(session, self.config.store.retention_days)
+                    await purge_kept(session, self.config.store.keep_delivered_days)
                 await self.directory.refresh()
             except Exception:  # noqa: BLE001
                 log.exception("housekeeping failed")
@@ -110,4 +117,5 @@ class Gateway:
         await self.releases.close()
         await self.traces.close()
         await self.pipeline.close()
+        await self.delivery.close()
         await self.store.close()

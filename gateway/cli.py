@@ -124,15 +124,20 @@ async def open_configured_store(args):
 
 def cmd_serve(args) -> int:
     config = config_of(args)
+    if config.server.workers > 1:
+        from gateway.workers import serve_workers
+
+        return serve_workers(config, lambda worker_config, sock, index: asyncio.run(
+            _serve(worker_config, sock=sock, worker=index)))
     return asyncio.run(_serve(config))
 
 
-async def _serve(config: GatewayConfig, extra_servers=()) -> int:
+async def _serve(config: GatewayConfig, extra_servers=(), sock=None, worker: int = 0) -> int:
     from gateway.app import Gateway
 
     gateway = await Gateway.create(config)
-    await gateway.start()
-    web = await _start_web(config, gateway.store)
+    await gateway.start(sock, housekeeping=worker == 0)
+    web = await _start_web(config, gateway.store) if worker == 0 else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -163,8 +168,17 @@ async def _start_web(config: GatewayConfig, store):
 
 
 def cmd_demo(args) -> int:
-    config = config_of(args)
-    return asyncio.run(_demo(config, Path(args.downstream_dir)))
+    from gateway.localdns import DEMO_ZONES, ZoneServer
+
+    # The demo answers its own DNS (the trust's zone; NXDOMAIN for the rest), so that
+    # sender authentication works, and says so, on a machine with no network.
+    dns = ZoneServer(DEMO_ZONES).start()
+    config = load_config(args.config, overrides={"checks.auth.nameservers": [dns.address]})
+    print(f"aupgate: demo DNS on {dns.address} (the trust's zone; other names do not exist)")
+    try:
+        return asyncio.run(_demo(config, Path(args.downstream_dir)))
+    finally:
+        dns.stop()
 
 
 async def _demo(config: GatewayConfig, folder: Path) -> int:

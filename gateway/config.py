@@ -37,6 +37,9 @@ class ServerConfig(_Section):
     max_sessions: int = Field(100, ge=1)
     max_sessions_per_client: int = Field(20, ge=1)
     max_messages_in_flight: int = Field(16, ge=1)
+    # Processes accepting on the one listening socket; each takes an equal share of the
+    # session limits. More than the machine's cores only adds memory.
+    workers: int = Field(1, ge=1, le=64)
     command_timeout: float = Field(300, gt=0)
     data_timeout: float = Field(600, gt=0)
     # A bare LF or CR in DATA is the SMTP smuggling vector: refuse it (550 5.5.2),
@@ -111,7 +114,10 @@ class ParseConfig(_Section):
 
 class StoreConfig(_Section):
     url: str = "sqlite+aiosqlite:///var/aupgate.db"
-    retention_days: int = Field(90, ge=1)
+    retention_days: int = Field(90, ge=1)        # held messages' bodies
+    # Delivered messages' bodies, so that a report or case shows what was passed on.
+    # 0 keeps none (a report then links to the trace and the forwarded copy only).
+    keep_delivered_days: int = Field(30, ge=0)
 
 
 class PolicyConfig(_Section):

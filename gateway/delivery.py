@@ -9,6 +9,8 @@ client waiting for our answer is the queue.
 from __future__ import annotations
 
 import logging
+import time
+from collections import defaultdict, deque
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -45,6 +47,7 @@ class Delivery:
         self.local_hostname = local_hostname
         self.is_local = is_local
         self.timeout = relay.delivery_timeout
+        self.pool = ConnectionPool(local_hostname, relay.delivery_timeout)
 
     def route_for(self, rcpt: str) -> Route:
         if self.is_local(rcpt):
@@ -78,23 +81,92 @@ class Delivery:
 
     async def _send_to(self, host: str, port: int, mail_from: str, rcpts: list[str],
                        data: bytes) -> None:
-        smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=self.timeout,
-                               local_hostname=self.local_hostname, start_tls=None,
-                               validate_certs=False)
         try:
-            async with smtp:
-                refused, _ = await smtp.sendmail(mail_from, rcpts, data)
-        except aiosmtplib.SMTPRecipientsRefused as e:
-            raise _from_responses([(r.code, r.message) for r in e.recipients]) from None
-        except aiosmtplib.SMTPResponseException as e:
-            raise DeliveryError(e.code, e.message, permanent=500 <= e.code < 600) from None
+            smtp, reused = await self.pool.checkout(host, port)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
             raise DeliveryError(451, f"{host}:{port}: {type(e).__name__}: {e}",
                                 permanent=False) from None
+        try:
+            refused, _ = await smtp.sendmail(mail_from, rcpts, data)
+        except aiosmtplib.SMTPServerDisconnected:
+            smtp.close()
+            if reused:  # the server closed an idle connection: try once on a new one
+                return await self._send_fresh(host, port, mail_from, rcpts, data)
+            raise DeliveryError(451, f"{host}:{port}: disconnected", permanent=False) from None
+        except aiosmtplib.SMTPRecipientsRefused as e:
+            await self.pool.checkin(host, port, smtp, reset=True)
+            raise _from_responses([(r.code, r.message) for r in e.recipients]) from None
+        except aiosmtplib.SMTPResponseException as e:
+            smtp.close()
+            raise DeliveryError(e.code, e.message, permanent=500 <= e.code < 600) from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
+            smtp.close()
+            raise DeliveryError(451, f"{host}:{port}: {type(e).__name__}: {e}",
+                                permanent=False) from None
+        await self.pool.checkin(host, port, smtp)
         if refused:
             # Some recipients were refused after others were accepted. A temporary
             # refusal makes the client resend to all (a duplicate, never a loss).
             raise _from_responses([(r.code, r.message) for r in refused.values()])
+
+    async def _send_fresh(self, host, port, mail_from, rcpts, data) -> None:
+        self.pool.drop(host, port)
+        return await self._send_to(host, port, mail_from, rcpts, data)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+class ConnectionPool:
+    """Idle SMTP connections to each next hop, reused for the next message.
+
+    A new connection costs a TCP and SMTP handshake on both sides: about as much as the
+    message itself for small mail. A connection idle longer than `max_idle` is closed
+    rather than reused, well inside the usual 300 s server timeout.
+    """
+
+    def __init__(self, local_hostname: str, timeout: float, max_idle: float = 20.0,
+                 per_host: int = 16) -> None:
+        self.local_hostname = local_hostname
+        self.timeout = timeout
+        self.max_idle = max_idle
+        self.per_host = per_host
+        self.idle: dict[tuple[str, int], deque] = defaultdict(deque)
+
+    async def checkout(self, host: str, port: int) -> tuple[aiosmtplib.SMTP, bool]:
+        idle = self.idle[(host, port)]
+        while idle:
+            smtp, since = idle.pop()
+            if smtp.is_connected and time.monotonic() - since < self.max_idle:
+                return smtp, True
+            smtp.close()
+        smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=self.timeout,
+                               local_hostname=self.local_hostname, start_tls=None,
+                               validate_certs=False)
+        await smtp.connect()
+        return smtp, False
+
+    async def checkin(self, host: str, port: int, smtp: aiosmtplib.SMTP,
+                      reset: bool = False) -> None:
+        idle = self.idle[(host, port)]
+        if not smtp.is_connected or len(idle) >= self.per_host:
+            smtp.close()
+            return
+        if reset:
+            try:
+                await smtp.rset()
+            except (aiosmtplib.SMTPException, OSError):
+                smtp.close()
+                return
+        idle.append((smtp, time.monotonic()))
+
+    def drop(self, host: str, port: int) -> None:
+        for smtp, _ in self.idle.pop((host, port), ()):
+            smtp.close()
+
+    async def close(self) -> None:
+        for key in list(self.idle):
+            self.drop(*key)
 
 
 def _from_responses(responses: list[tuple[int, str]]) -> DeliveryError:

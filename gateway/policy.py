@@ -90,10 +90,14 @@ class Decision:
     score: float
     reasons: list[str] = field(default_factory=list)
     alert: bool = False
+    # The findings that drove the decision: those a rule matched, or, when a score
+    # threshold decided, those that scored.
+    drivers: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"action": str(self.action), "audience": self.audience.value,
-                "score": round(self.score, 3), "reasons": self.reasons, "alert": self.alert}
+                "score": round(self.score, 3), "reasons": self.reasons, "alert": self.alert,
+                "drivers": self.drivers}
 
 
 class Policy:
@@ -133,6 +137,7 @@ class Policy:
             decision.reasons.append(f"{action}: {rule.reason or codes} ({codes})")
             decision.alert |= rule.alert or action == Action.ESCALATE
             decision.action = max(decision.action, action)
+            decision.drivers.extend(f.code for f in matched if f.code not in decision.drivers)
         thresholds = self.spec.thresholds.get(audience.value)  # type: ignore[call-overload]
         if thresholds is not None:
             for name in ("tag", "escalate", "quarantine", "reject"):
@@ -145,4 +150,6 @@ class Policy:
                             f"threshold {limit:g}")
                         decision.action = action
                         decision.alert |= action == Action.ESCALATE
+                        decision.drivers.extend(f.code for f in findings
+                                                if f.score and f.code not in decision.drivers)
         return decision

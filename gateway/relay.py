@@ -31,13 +31,16 @@ SEVERITY_ORDER = ("mild", "serious", "gross")
 
 class Relay:
     def __init__(self, pipeline: Pipeline, delivery: Delivery, store: Store,
-                 traces: TraceWriter, hostname: str, alerts=None) -> None:
+                 traces: TraceWriter, hostname: str, alerts=None,
+                 keep_delivered: bool = True) -> None:
         self.pipeline = pipeline
         self.delivery = delivery
         self.store = store
         self.traces = traces
         self.hostname = hostname
         self.alerts = alerts
+        self.keep_delivered = keep_delivered
+        self._background: set[asyncio.Task] = set()  # referenced until done, or they vanish
 
     async def process(self, raw: bytes, envelope: Envelope,
                       early: list[Finding] | None = None) -> str:
@@ -81,13 +84,17 @@ class Relay:
         if held_ids and self.alerts is not None:
             wanted = [d for d in decisions if d.alert]
             if wanted:
-                asyncio.create_task(self.alerts.send(held_ids[0], outcome, envelope, wanted))
+                task = asyncio.create_task(self.alerts.send(held_ids[0], outcome, envelope,
+                                                            wanted))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
         verdict = str(max(d.action for d in decisions))
-        return self._finish(trace, verdict, f"250 2.0.0 Ok: {trace_id}", traced=bool(held_ids))
+        kept = raw if to_deliver and self.keep_delivered and not held_ids else None
+        return self._finish(trace, verdict, f"250 2.0.0 Ok: {trace_id}", traced=bool(held_ids),
+                            kept_raw=kept)
 
     async def _hold(self, raw: bytes, outcome: Outcome, envelope: Envelope, trace: dict,
                     to_hold: list[Decision], escalated: list[Decision]) -> list[str]:
-        category, severity = hold_category(outcome.findings)
         ids = []
         async with self.store.transaction() as session:
             await record_trace(session, **trace, verdict="held",
@@ -96,6 +103,7 @@ class Relay:
             for kind, group in (("quarantine", to_hold), ("escalation", escalated)):
                 if not group:
                     continue
+                category, severity = hold_category([c for d in group for c in d.drivers])
                 held = await hold(
                     session, raw=raw, sha256=outcome.message.sha256, kind=kind,
                     trace_id=trace["id"], direction=envelope.direction.value,
@@ -138,16 +146,17 @@ class Relay:
             decisions={d.recipient: d.to_dict() for d in outcome.decisions},
             duration_ms=outcome.duration_ms)
 
-    def _finish(self, trace: dict, verdict: str, reply: str, *, traced: bool = False) -> str:
+    def _finish(self, trace: dict, verdict: str, reply: str, *, traced: bool = False,
+                kept_raw: bytes | None = None) -> str:
         if not traced:
-            self.traces.add(**trace, verdict=verdict, smtp_reply=reply)
+            self.traces.add(kept_raw, **trace, verdict=verdict, smtp_reply=reply)
         log.info("%s %s -> %s: %s", trace["id"], trace["mail_from"], trace["rcpt_tos"], reply)
         return reply
 
 
-def hold_category(findings: list[Finding]) -> tuple[str, str]:
-    """The reviewer's "why": the strongest reason family, and the Appendix I severity."""
-    codes = [f.code for f in findings if f.score or f.severity >= 2]
+def hold_category(codes: list[str]) -> tuple[str, str]:
+    """The reviewer's "why": the strongest family among the findings that drove the
+    decision, and the Appendix I severity among them."""
     families = [
         ("virus", ("attachment.virus",)),
         ("attachment", ("attachment.", "mime.")),

@@ -2,9 +2,9 @@
 
 A release is a row in the store (written by the review app). This job, running inside
 every gateway, claims due releases and delivers them; a temporary failure is retried
-with back-off, a permanent one is recorded. Delivery is idempotent per release: the
-row is marked delivered in the same step that follows the downstream server's accept,
-and a crash between the two at worst delivers the same release twice, never zero times.
+with back-off, a permanent one is recorded. A release is marked delivered only after
+the downstream server accepted it, so a crash between the two at worst delivers the
+same release twice, never zero times; a claim keeps two gateways from racing for it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import logging
 from gateway.delivery import Delivery, DeliveryError
 from gateway.headers import edit_headers
 from quarantine.store import Store
-from quarantine.store.held import due_releases, release_done, release_failed
-from quarantine.store.models import HeldMessage
+from quarantine.store.held import claim_release, due_releases, release_done, release_failed
+from quarantine.store.models import HeldMessage, Release
 
 log = logging.getLogger(__name__)
 
@@ -44,28 +44,32 @@ class ReleaseWorker:
             await asyncio.sleep(self.interval)
 
     async def run_once(self) -> int:
-        # On PostgreSQL several gateways share the store; SKIP LOCKED would let them
-        # split the work. Releases are rare, so one row at a time under a row lock.
         delivered = 0
         async with self.store.session() as session:
-            due = await due_releases(session)
-        for release in due:
+            due = [(r.id, r.held_id) for r in await due_releases(session)]
+        for release_id, held_id in due:
+            # Claim, deliver, record: three steps, so that no database transaction stays
+            # open while the downstream server takes its time.
             async with self.store.transaction() as session:
-                held = await session.get(HeldMessage, release.held_id)
-                release = await session.merge(release)
-                if release.status != "pending":
-                    continue
+                if not await claim_release(session, release_id):
+                    continue  # another gateway has it
+                release = await session.get(Release, release_id)
+                held = await session.get(HeldMessage, held_id)
                 if held is None or held.raw is None:
                     await release_failed(session, release, "the message was purged",
                                          permanent=True)
                     continue
                 data = edit_headers(held.raw, add=[("X-Aupgate-Released",
                                                     f"{release.id} by {release.requested_by}")])
-                try:
-                    await self.delivery.deliver(held.mail_from, list(release.rcpt_tos), data)
-                except DeliveryError as e:
+                mail_from, rcpts = held.mail_from, list(release.rcpt_tos)
+            try:
+                await self.delivery.deliver(mail_from, rcpts, data)
+            except DeliveryError as e:
+                async with self.store.transaction() as session:
+                    release = await session.get(Release, release_id)
                     await release_failed(session, release, str(e), permanent=e.permanent)
-                    continue
-                await release_done(session, release.id)
-                delivered += 1
+                continue
+            async with self.store.transaction() as session:
+                await release_done(session, release_id)
+            delivered += 1
         return delivered

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import insert
+
 from quarantine.store import Store
-from quarantine.store.held import record_trace
+from quarantine.store.held import new_id
+from quarantine.store.models import KeptMessage, Trace
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +31,10 @@ class TraceWriter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="trace-writer")
 
-    def add(self, **fields: Any) -> None:
+    def add(self, kept_raw: bytes | None = None, **fields: Any) -> None:
+        """Queue a trace; with `kept_raw`, the delivered bytes are kept beside it."""
+        if kept_raw is not None:
+            fields["_kept_raw"] = kept_raw
         try:
             self.queue.put_nowait(fields)
         except asyncio.QueueFull:
@@ -41,10 +48,22 @@ class TraceWriter:
             await self._write(items)
 
     async def _write(self, items: list[dict[str, Any]]) -> None:
+        now = datetime.now(UTC)
+        rows, kept = [], []
+        for fields in items:
+            raw = fields.pop("_kept_raw", None)
+            row = {"id": new_id(), "received_at": now, **fields}
+            rows.append(row)
+            if raw is not None:
+                kept.append({"trace_id": row["id"], "kept_at": now, "raw": raw,
+                             "sha256": row.get("sha256", "")})
         try:
+            # One executemany in Core: the ORM's per-object work would hold the event
+            # loop for tens of milliseconds on a large batch.
             async with self.store.transaction() as session:
-                for fields in items:
-                    await record_trace(session, **fields)
+                await session.execute(insert(Trace), rows)
+                if kept:
+                    await session.execute(insert(KeptMessage), kept)
         except Exception:  # noqa: BLE001 - history is best effort; mail is not affected
             log.exception("could not write %d trace(s)", len(items))
 

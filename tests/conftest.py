@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.localdns import ZoneServer
 from tests.support import (
     ROOT,
     SHARED,
@@ -47,6 +48,16 @@ def store_url(request, tmp_path):
     asyncio.run(drop_pg_database(name))
 
 
+@pytest.fixture(scope="session")
+def dns_server():
+    """A real DNS server on 127.0.0.1 for every gateway the tests run: no lookup ever
+    leaves the machine. It starts empty (every name NXDOMAIN); tests add the records
+    they need, under names of their own."""
+    server = ZoneServer(ttl=300).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def sink(tmp_path):
     process = SinkProcess(tmp_path / "downstream")
@@ -56,7 +67,7 @@ def sink(tmp_path):
 
 
 @pytest.fixture
-def gateway_factory(tmp_path, store_url, sink):
+def gateway_factory(tmp_path, store_url, sink, dns_server):
     """Start gateways with config overrides: `gateway_factory(**{"server.max_recipients": 3})`."""
     started: list[GatewayProcess] = []
 
@@ -67,6 +78,7 @@ def gateway_factory(tmp_path, store_url, sink):
             "relay.downstream": f"127.0.0.1:{sink.port}",
             "relay.smarthost": f"127.0.0.1:{sink.port}",
             "store.url": store_url,
+            "checks.auth.nameservers": [dns_server.address],
         }
         settings.update(overrides)
         config = write_config(tmp_path / f"gateway-{len(started)}.toml", settings)

@@ -61,9 +61,15 @@ def run_aupgate(*args: str, config: Path | None = None, cwd: Path | None = None,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
+# Where a test names no DNS server: a loopback port where nothing answers, so that a
+# lookup fails here rather than reach the machine's own resolver (and the network).
+NO_DNS = "127.0.0.1:9"
+
+
 def write_config(path: Path, overrides: dict) -> Path:
     """The shipped config/gateway.toml with dotted-key overrides, as a new file."""
     data = tomllib.loads((ROOT / "config" / "gateway.toml").read_text())
+    data.setdefault("checks", {}).setdefault("auth", {})["nameservers"] = [NO_DNS]
     for dotted, value in overrides.items():
         *parents, leaf = dotted.split(".")
         node = data

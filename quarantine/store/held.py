@@ -6,11 +6,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quarantine.store import audit
-from quarantine.store.models import HeldMessage, Release, Trace
+from quarantine.store.models import HeldMessage, KeptMessage, Release, Trace
 
 # How long a failing release waits before the next try: 1, 2, 4 … minutes, at most 1 hour.
 RELEASE_BACKOFF_MAX = timedelta(hours=1)
@@ -66,6 +66,20 @@ async def due_releases(session: AsyncSession, limit: int = 20) -> list[Release]:
     return list((await session.scalars(stmt)).all())
 
 
+async def claim_release(session: AsyncSession, release_id: int,
+                        lease: timedelta = timedelta(minutes=5)) -> bool:
+    """Take a due release for this node. Several gateways share the store: the claim
+    pushes the release's next attempt past a lease, so the others skip it; a node that
+    dies mid-delivery leaves it to be tried again when the lease runs out."""
+    now = datetime.now(UTC)
+    result = await session.execute(
+        update(Release)
+        .where(Release.id == release_id, Release.status == "pending",
+               Release.next_attempt_at <= now)
+        .values(next_attempt_at=now + lease))
+    return result.rowcount == 1
+
+
 async def release_done(session: AsyncSession, release_id: int) -> None:
     await session.execute(update(Release).where(Release.id == release_id).values(
         status="delivered", delivered_at=datetime.now(UTC)))
@@ -101,3 +115,10 @@ async def purge_expired(session: AsyncSession, retention_days: int, *, actor: st
                            detail={"held_ids": [h.id for h in purged],
                                    "retention_days": retention_days})
     return len(purged)
+
+
+async def purge_kept(session: AsyncSession, keep_days: int) -> int:
+    """Drop delivered messages' bodies past their keeping time (all of them at 0 days)."""
+    cutoff = datetime.now(UTC) - timedelta(days=keep_days)
+    result = await session.execute(delete(KeptMessage).where(KeptMessage.kept_at < cutoff))
+    return result.rowcount or 0

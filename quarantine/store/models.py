@@ -100,6 +100,20 @@ class Trace(Base):
     duration_ms: Mapped[float] = mapped_column(default=0.0)
 
 
+class KeptMessage(Base):
+    """The bytes of a delivered message, kept for `store.keep_delivered_days` so that a
+    later report or case can show exactly what the gateway passed on (policy 2.1.3:
+    mail may be evidence). Written off the reply path with the trace."""
+
+    __tablename__ = "kept_messages"
+
+    trace_id: Mapped[str] = mapped_column(ForeignKey("traces.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    kept_at: Mapped[datetime] = mapped_column(index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class HeldMessage(Base):
     """A message kept whole: quarantined (not delivered) or escalated (delivered, kept)."""
 

@@ -20,7 +20,7 @@ def test_an_exception_allows_then_lapses(gateway, sink, store_url):
 
     with pytest.raises(smtplib.SMTPRecipientsRefused):
         send()
-    until = (datetime.now(UTC) + timedelta(seconds=6)).strftime("%Y-%m-%dT%H:%M:%S")
+    until = (datetime.now(UTC) + timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%S")
     granted = run_aupgate("exception", "grant", "--group", "year6", "--contact", author,
                           "--until", until, "--reason", "Author visit: pupils may write",
                           "--by", "j.harris@stchristophers.example", config=gateway.config)

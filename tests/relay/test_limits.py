@@ -27,6 +27,21 @@ def test_connections_per_client_are_bounded(gateway_factory):
             s.close()
 
 
+def test_connections_in_total_are_bounded(gateway_factory):
+    gw = gateway_factory(**{"server.max_sessions": 3})
+    held = [socket.create_connection(("127.0.0.1", gw.port), source_address=(f"127.0.0.{i}", 0))
+            for i in (3, 4, 5)]
+    try:
+        for s in held:
+            assert s.recv(512).startswith(b"220 ")
+        with socket.create_connection(("127.0.0.1", gw.port),
+                                      source_address=("127.0.0.6", 0)) as fourth:
+            assert fourth.recv(512).startswith(b"421 4.7.0 Too many connections;")
+    finally:
+        for s in held:
+            s.close()
+
+
 def test_overlong_line_is_refused(gateway, sink):
     raw = b"Subject: long\r\n\r\n" + b"a" * 5000 + b"\r\n"
     with gateway.smtp() as client:

@@ -170,3 +170,22 @@ def test_swaks_as_a_client(gateway, sink):
     assert "250 2.0.0 Ok" in result.stdout
     [got] = sink.wait_for(1)
     assert b"Subject: sent with swaks" in got
+
+
+def test_delivered_mail_is_kept_for_reports_with_its_hash(gateway, sink, store_url):
+    import hashlib
+
+    from sqlalchemy import select
+
+    from quarantine.store.models import KeptMessage
+    from tests.support import in_store
+
+    msg = make_message("friend@example.org", [STAFF])
+    send(gateway, "friend@example.org", [STAFF], msg)
+    sink.wait_for(1)
+
+    async def kept(session):
+        return list((await session.scalars(select(KeptMessage))).all())
+    [row] = wait_until(lambda: in_store(store_url, kept))
+    assert hashlib.sha256(row.raw).hexdigest() == row.sha256
+    assert msg["Message-ID"].encode() in row.raw

@@ -70,3 +70,12 @@ def test_true_type_comes_from_the_bytes_not_the_name():
                      subtype="jpeg", filename="photo.jpg")
     [part] = Message.parse(m.as_bytes()).attachments
     assert part.declared_type == "image/jpeg" and part.true_type == "application/pdf"
+
+
+def test_encoded_headers_are_decoded_after_the_address_is_split():
+    msg = Message.parse(b"From: =?utf-8?q?Smith=2C_J=C3=B6rg?= <j@x.example>\r\n"
+                        b"Subject: =?utf-8?b?SGVsbG8gd29ybGQ=?=\r\n"
+                        b"Reply-To: a@b.example, \"C, D\" <c@d.example>\r\n\r\nhi\r\n")
+    assert msg.from_parsed == ("Smith, Jörg", "j@x.example")
+    assert msg.subject == "Hello world"
+    assert msg.reply_to_addresses == ["a@b.example", "c@d.example"]
