@@ -202,7 +202,7 @@ def wait_http(url: str, process: GatewayProcess, timeout: float = 30) -> None:
 
 
 @pytest.fixture
-def web_env(tmp_path, store_url, sink) -> WebEnv:
+def web_env(tmp_path, store_url, sink, dns_server) -> WebEnv:
     """`aupgate serve` (relay, review app, release job) over a seeded store."""
     asyncio.run(import_directory(store_url, ROOT / "config" / "directory.sample.csv"))
     held = asyncio.run(seed(store_url))
@@ -212,6 +212,7 @@ def web_env(tmp_path, store_url, sink) -> WebEnv:
         "relay.downstream": f"127.0.0.1:{sink.port}",
         "relay.smarthost": f"127.0.0.1:{sink.port}",
         "store.url": store_url,
+        "checks.auth.nameservers": [dns_server.address],
         "web.listen": f"127.0.0.1:{web_port}",
     })
     gateway = GatewayProcess(config, smtp_port, tmp_path)

@@ -1,13 +1,13 @@
 """the review web app: users, sessions, login failures, cases, labels, sender allows
 
 Revision ID: 0002_web
-Revises: 0001
+Revises: 0002_kept (chained after main's kept_messages; the brief said 0001)
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_web"
-down_revision = "0001"
+down_revision = "0002_kept"
 branch_labels = None
 depends_on = None
 
