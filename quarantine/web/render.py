@@ -91,6 +91,16 @@ def html_to_text(markup: str) -> str:
 
 
 def render(raw: bytes, findings: list[dict]) -> Rendered:
+    try:
+        return _render(raw, findings)
+    except Exception as e:  # noqa: BLE001 - e.g. nesting too deep for the stdlib parser
+        return Rendered(headers=[], text=raw[:MAX_TEXT].decode("utf-8", errors="replace"),
+                        has_html=False, attachments=[],
+                        problems=[f"this message could not be parsed ({type(e).__name__}); "
+                                  "its raw text is shown instead"])
+
+
+def _render(raw: bytes, findings: list[dict]) -> Rendered:
     msg = parse(raw)
     headers = []
     problems = []
@@ -134,12 +144,20 @@ def render(raw: bytes, findings: list[dict]) -> Rendered:
                     attachments=attachments, problems=problems)
 
 
-def _walk(msg, path: str = "1"):
-    yield path, msg
-    if msg.is_multipart():
-        for i, sub in enumerate(msg.get_payload() or [], start=1):
-            if isinstance(sub, EmailMessage) or hasattr(sub, "get_content_type"):
-                yield from _walk(sub, f"{path}.{i}")
+def _walk(msg, max_depth: int = 50):
+    """Every part with its path ("1", "1.2", …), depth first, without recursion: a message
+    held for absurd nesting must still be shown."""
+    stack = [("1", msg, 0)]
+    while stack:
+        path, part, depth = stack.pop()
+        yield path, part
+        if part.is_multipart() and depth < max_depth:
+            subs = part.get_payload() or []
+            if not isinstance(subs, list):
+                continue
+            for i in range(len(subs), 0, -1):
+                if hasattr(subs[i - 1], "get_content_type"):
+                    stack.append((f"{path}.{i}", subs[i - 1], depth + 1))
 
 
 def _findings_about(findings: list[dict], path: str, filename: str) -> list[dict]:
@@ -157,7 +175,10 @@ def _findings_about(findings: list[dict], path: str, filename: str) -> list[dict
 
 
 def html_body(raw: bytes) -> str:
-    msg = parse(raw)
+    try:
+        msg = parse(raw)
+    except Exception:  # noqa: BLE001 - unparseable: there is no HTML to show
+        return ""
     for _path, part in _walk(msg):
         if (part.get_content_type() == "text/html" and not part.get_filename()
                 and part.get_content_disposition() != "attachment"):
@@ -220,11 +241,10 @@ def looks_forwarded(raw: bytes | None, subject: str) -> bool:
         return True
     if not raw:
         return False
-    msg = parse(raw)
-    for _path, part in _walk(msg):
-        if part.get_content_type() == "message/rfc822":
-            return True
     try:
-        return bool(FORWARD_MARKERS.search(render(raw, []).text))
-    except Exception:  # noqa: BLE001
+        for _path, part in _walk(parse(raw)):
+            if part.get_content_type() == "message/rfc822":
+                return True
+    except Exception:  # noqa: BLE001 - unparseable
         return False
+    return bool(FORWARD_MARKERS.search(render(raw, []).text))

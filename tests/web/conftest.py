@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
+import os
 import threading
 import time
 import urllib.request
@@ -310,6 +311,10 @@ def login(page, username: str, password: str = PASSWORD, next_path: str = "/"):
 
 
 def screenshot(page, name: str, selector: str | None = None) -> None:
+    """Saved for the README, once per run (from the SQLite run when it is one)."""
+    if "[postgresql]" in os.environ.get("PYTEST_CURRENT_TEST", "") and "sqlite" in \
+            os.environ.get("AUPGATE_TEST_BACKENDS", "sqlite,postgresql"):
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     (page.locator(selector) if selector else page).screenshot(path=str(path))

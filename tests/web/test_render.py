@@ -56,3 +56,15 @@ def test_a_post_route_without_csrf_stops_the_app_from_starting():
     app.include_router(router)
     with pytest.raises(RuntimeError, match="/unsafe changes state without a CSRF check"):
         assert_csrf_everywhere(app)
+
+
+def test_malformed_and_absurdly_nested_messages_are_still_shown():
+    deep = b"Content-Type: multipart/mixed; boundary=b0\r\n\r\n"
+    for i in range(1, 3000):
+        deep += f"--b{i - 1}\r\nContent-Type: multipart/mixed; boundary=b{i}\r\n\r\n".encode()
+    out = render(deep, [])
+    assert out.text.startswith("Content-Type: multipart/mixed")
+    assert "could not be parsed" in out.problems[0]
+    assert not looks_forwarded(deep, "Hello")
+    for raw in (b"", b"garbage\x00\xff", b"Content-Type: text/plain; charset=x-nope\r\n\r\nhi\xff"):
+        render(raw, [])
