@@ -183,3 +183,36 @@ async def test_queue_filters_on_both_backends(app_store):
                                  "Fwd: you will laugh at this") if s in page}
             assert shown == expected, query
             assert f"{len(expected)} message" in page
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+async def test_under_tls_cookies_are_secure(certificate, store_url):
+    from quarantine.web.serve import start_web
+
+    cert, key = certificate
+    await seed(store_url)
+    store = await open_store(store_url)
+    server = await start_web({"listen": "127.0.0.1:0", "tls_cert_file": str(cert),
+                              "tls_key_file": str(key)}, store)
+    try:
+        assert server.url.startswith("https://")
+        async with httpx.AsyncClient(base_url=server.url, verify=False) as c:
+            login_page = await c.get("/login")
+            assert "Secure" in login_page.headers["set-cookie"]
+            assert login_page.headers["strict-transport-security"] == "max-age=31536000"
+            r = await sign_in(c, REVIEWER)
+            assert r.status_code == 303
+            assert "Secure" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
+    finally:
+        await server.stop()
+        await store.close()
