@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
@@ -32,11 +33,16 @@ def hash_password(password: str) -> str:
     return HASHER.hash(password)
 
 
+# Each verification takes 64 MiB: at most two at once, however many sign-ins arrive.
+_VERIFYING = threading.BoundedSemaphore(2)
+
+
 def check_password(stored: str | None, password: str) -> bool:
-    try:
-        return HASHER.verify(stored or _DUMMY_HASH, password) and stored is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    with _VERIFYING:
+        try:
+            return HASHER.verify(stored or _DUMMY_HASH, password) and stored is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
 
 async def check_password_async(stored: str | None, password: str) -> bool:

@@ -216,3 +216,18 @@ async def test_under_tls_cookies_are_secure(certificate, store_url):
     finally:
         await server.stop()
         await store.close()
+
+
+async def test_sign_in_never_redirects_off_site(app_store):
+    app, _store, _held = app_store
+    for target, expected in (("/queue?severity=gross", "/queue?severity=gross"),
+                             ("//evil.example/x", "/"), ("/\\evil.example", "/"),
+                             ("https://evil.example/", "/")):
+        async with client(app) as c:
+            form = await c.get("/login", params={"next": target})
+            token = TOKEN.search(form.text).group(1)
+            nxt = re.search(r'name="next" value="([^"]*)"', form.text).group(1)
+            r = await c.post("/login", data={"csrf_token": token, "username": REVIEWER,
+                                             "password": PASSWORD, "next": target})
+            assert r.headers["location"] == expected, target
+            assert nxt.replace("&amp;", "&") == expected

@@ -17,8 +17,11 @@ router = APIRouter()
 
 
 def _safe_next(target: str) -> str:
-    parts = urlsplit(target or "")
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    """Only a path on this site: never `//host`, `/\\host` or anything with a scheme."""
+    target = target or "/"
+    parts = urlsplit(target)
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7f for c in target)):
         return "/"
     return target
 
