@@ -148,6 +148,32 @@ def test_user_command_and_config_errors(tmp_path, store_url):
         load_settings({"listen": "nowhere"})
     with pytest.raises(WebConfigError, match="web.colour: unknown key"):
         load_settings({"colour": "blue"})
+    # `aupgate web` runs the app alone, and stops cleanly on SIGTERM.
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.support import free_port
+
+    port = free_port()
+    alone = write_config(tmp_path / "alone.toml", {"store.url": store_url,
+                                                   "web.listen": f"127.0.0.1:{port}"})
+    process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "-c", str(alone), "web"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
+                    assert r.status == 200 and b"Sign in" in r.read()
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.1)
+    finally:
+        process.terminate()
+        assert process.wait(20) == 0
     bad = write_config(tmp_path / "bad.toml", {"store.url": store_url, "web.page_size": 0})
     refused = run_aupgate("web", config=bad)
     assert refused.returncode == 78 and b"web.page_size" in refused.stderr
