@@ -43,9 +43,11 @@ async def show(request: Request, held_id: str,
         labels = await queries.labels_of(session, held.id)
         cases = await queries.cases_of(session, held.id)
         rcpt_people = await queries.people(session, [held.mail_from, *held.rcpt_tos])
+        incidents = await queries.earlier_incidents(session, held)
     rendered = render(held.raw, held.findings) if held.raw is not None else None
     return page(request, "message.html", held=held, trace=trace, rendered=rendered,
                 releases=releases, labels=labels, cases=cases, people=rcpt_people,
+                incidents=incidents,
                 a1=appendix_i(held.severity), kinds=content_kinds(held.findings),
                 categories=queries.CATEGORIES, severities=queries.SEVERITIES,
                 notice=request.query_params.get("notice", "")[:300],
