@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from gateway.localdns import ZoneServer
+from tests.attachments.clamd import Clamd
+from tests.attachments.clamd import available as clamd_available
 from tests.support import (
     ROOT,
     SHARED,
@@ -54,6 +56,26 @@ def dns_server():
     leaves the machine. It starts empty (every name NXDOMAIN); tests add the records
     they need, under names of their own."""
     server = ZoneServer(ttl=300).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def clamd(tmp_path_factory):
+    """One real clamd for the session, with a signature database built by sigtool
+    (it starts in well under a second)."""
+    if not clamd_available():
+        pytest.fail("clamd/sigtool not installed: scripts/install-test-deps installs them")
+    with Clamd(tmp_path_factory.mktemp("clamd")) as server:
+        yield server
+
+
+@pytest.fixture
+def private_clamd(tmp_path):
+    """A clamd of this test's own, for tests that kill it."""
+    if not clamd_available():
+        pytest.fail("clamd/sigtool not installed: scripts/install-test-deps installs them")
+    server = Clamd(tmp_path / "clamd").start()
     yield server
     server.stop()
 

@@ -82,16 +82,22 @@ def write_config(path: Path, overrides: dict) -> Path:
 
 
 def to_toml(data: dict, prefix: str = "") -> str:
-    scalars, tables = [], []
+    scalars, tables, arrays = [], [], []
     for key, value in data.items():
         if isinstance(value, dict):
             tables.append((key, value))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            arrays.append((key, value))
         else:
             scalars.append(f"{key} = {toml_value(value)}")
     out = "\n".join(scalars) + ("\n" if scalars else "")
     for key, value in tables:
         name = f"{prefix}.{key}" if prefix else key
         out += f"\n[{name}]\n" + to_toml(value, name)
+    for key, items in arrays:
+        name = f"{prefix}.{key}" if prefix else key
+        for item in items:
+            out += f"\n[[{name}]]\n" + to_toml(item, name)
     return out
 
 
