@@ -166,8 +166,9 @@ def _findings_about(findings: list[dict], path: str, filename: str) -> list[dict
         if not str(f.get("code", "")).startswith(("attachment.", "mime.")):
             continue
         data = f.get("data") or {}
-        names = {str(data.get(k, "")) for k in ("filename", "name", "file")} - {""}
-        parts = {str(data.get(k, "")) for k in ("part", "path")} - {""}
+        entries = [data, *[i for i in data.get("items") or [] if isinstance(i, dict)]]
+        names = {str(e.get(k) or "") for e in entries for k in ("filename", "name")} - {""}
+        parts = {str(e.get(k) or "") for e in entries for k in ("part", "where")} - {""}
         if (filename and (filename in names or filename in str(f.get("detail", "")))) \
                 or path in parts:
             out.append(f)
