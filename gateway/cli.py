@@ -203,6 +203,9 @@ async def _demo(config: GatewayConfig, folder: Path) -> int:
           "--from friend@example.org --to j.harris@stchristophers.example\n"
           f"  swaks --server {config.server.listen_host}:{config.server.listen_port} "
           "--from stranger@example.org --to amy.lee@stchristophers.example   (refused)")
+    if config.web.get("enabled", True):
+        print(f"aupgate: review app on http://{config.web.get('listen', '127.0.0.1:8025')}; "
+              "make an account with: aupgate user add NAME --role reviewer")
     return await _serve(config, extra_servers=[sink])
 
 
