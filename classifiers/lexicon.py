@@ -76,6 +76,16 @@ DEHUMANISING: tuple[str, ...] = tuple("""
     trash garbage invaders infestation breed
 """.split())
 
+# Words that, said of a group ("xidx are ..."), make a generalisation an attack.
+NEGATIVE_ATTRIBUTES: tuple[str, ...] = tuple("""
+    criminals criminal thieves terrorists terrorist rapists paedophiles pedophiles burden
+    disgusting dirty filthy stupid thick inferior evil worthless useless lazy pathetic
+    dangerous violent primitive backward ugly gross sick perverts perverted degenerate
+    degenerates freaks abomination unnatural vile scum trash subhuman animals vermin
+    parasites cockroaches rats apes monkeys pigs savages invaders leeches liars greedy
+    hate despise loathe detest kill exterminate deport ban gas hang shoot
+""".split())
+
 # Words a masked token like f*ck or sh!t may stand for, in the order to prefer.
 MASKABLE: tuple[str, ...] = PROFANITY + tuple(SLURS) + (
     "rape", "porn", "sex", "kill", "nazi", "penis", "pussy", "tits", "boobs")

@@ -120,6 +120,9 @@ def _deleet(core: str) -> str:
         return core
     if _UNIT.match(core) or re.fullmatch(r"[a-z]+\d+", core) or re.fullmatch(r"\d[\d,.:]*", core):
         return core   # 3pm, 2nd, mp3, win10, 12:30
+    digits = sum(c.isdigit() for c in core)
+    if digits > sum(c.isalpha() for c in core) or len(core) > 24:
+        return core   # dates, times, serial numbers, hashes
     out = "".join(_LEET.get(c, c) for c in core)
     if out not in _KNOWN and any(c in "1|!" for c in core):
         alt = "".join("l" if c in "1|!" else _LEET.get(c, c) for c in core)
