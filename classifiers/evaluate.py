@@ -18,6 +18,10 @@ from classifiers.taxonomy import KIND_CODES, SEVERITIES
 # A text's severity: the highest level whose cumulative probability P(severity >= level)
 # reaches its threshold. The same rule is used by `inference.Classifier`.
 DEFAULT_THRESHOLDS = {"mild": 0.5, "serious": 0.5, "gross": 0.5}
+# The content check's default thresholds per audience (gateway/checks/content.py
+# Settings): a pupil's mail is held from "serious", a staff member's from "gross".
+HOLD_THRESHOLDS = {"pupil": {"mild": 0.5, "serious": 0.5, "gross": 0.5},
+                   "staff": {"mild": 0.6, "serious": 0.6, "gross": 0.6}}
 
 
 def decide(sev: np.ndarray, thresholds: dict[str, float] | None = None) -> np.ndarray:
@@ -128,3 +132,23 @@ def format_report(r: dict) -> str:
             lines.append(f"  {k:<24} {m['precision']:.3f} {m['recall']:.3f} {m['f1']:.3f} "
                          f"{m['support']:>6}")
     return "\n".join(lines)
+
+
+def leave_one_source_out(sources: Sequence[str], log=print, config=None) -> dict:
+    """Train on every source but one (and the authored set), test on all of the one."""
+    from classifiers.datasets import load_all
+    from classifiers.train import TrainConfig, fit
+
+    examples, _ = load_all()
+    out = {}
+    for held in sources:
+        log(f"leave out {held}")
+        train = [e for e in examples if e.source != held and e.split == "train"]
+        calib = [e for e in examples if e.source != held and e.split == "calib"]
+        test = [e for e in examples if e.source == held]
+        bundle = fit(train, config or TrainConfig(), calib, log=log)
+        out[held] = report(bundle, test, f"{held} (left out)")
+        if held == "spamassassin_ham":
+            out["clean_mail_hold_left_out"] = hold_rates(bundle, test, HOLD_THRESHOLDS)
+        log(format_report(out[held]))
+    return out

@@ -141,3 +141,58 @@ def fit_temperature(bundle: Bundle, calib: Sequence[Example]) -> float:
         if nll < best_nll:
             best, best_nll = float(t), nll
     return best
+
+
+def library_versions() -> dict[str, str]:
+    import platform
+
+    import scipy
+    import sklearn
+    import skops
+
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
+            "skops": skops.__version__}
+
+
+def train_and_save(out, config: TrainConfig = TrainConfig(), log=print) -> dict:
+    """`aupgate model train`: load, dedupe, split, fit, calibrate, evaluate on dev, save."""
+    import datetime as dt
+    from dataclasses import asdict
+
+    from classifiers import modelfile
+    from classifiers.datasets import MAPPING, REAL_SOURCES, load_all
+    from classifiers.evaluate import HOLD_THRESHOLDS, hold_rates, report
+
+    t0 = time.perf_counter()
+    examples, dropped = load_all()
+    log(f"loaded {len(examples)} examples after dedup ({sum(dropped.values())} duplicates "
+        f"dropped) in {time.perf_counter() - t0:.0f}s")
+    train = [e for e in examples if e.split == "train"]
+    calib = [e for e in examples if e.split == "calib"]
+    dev = [e for e in examples if e.split == "dev"]
+    bundle = fit(train, config, calib, log=log)
+    metrics = {}
+    for source in REAL_SOURCES:
+        metrics[source] = report(bundle, [e for e in dev if e.source == source], source)
+    ham_dev = [e for e in dev if e.source == "spamassassin_ham"]
+    metrics["clean_mail_hold"] = hold_rates(bundle, ham_dev, HOLD_THRESHOLDS)
+    sizes: dict[str, dict[str, int]] = {}
+    for e in examples:
+        row = sizes.setdefault(e.source, {})
+        key = f"{e.split}:{e.severity}"
+        row[key] = row.get(key, 0) + 1
+    card = {
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "libraries": library_versions(),
+        "train_config": asdict(config),
+        "mapping": MAPPING,
+        "sizes": sizes,
+        "duplicates_dropped": dropped,
+        "temperature": bundle.temperature,
+        "dev_metrics": metrics,
+        "training_seconds": round(time.perf_counter() - t0),
+        "authored_note": "classifiers/authored/*.jsonl is project-written, train-only, never "
+                         "evaluated on.",
+    }
+    return modelfile.save(bundle, out, card)
