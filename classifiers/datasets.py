@@ -63,9 +63,9 @@ class Example:
 
 MAPPING: dict[str, dict[str, str]] = {
     "davidson": {
-        "0 hate_speech": "gross; kinds from the slur/group lexicon (racist, homophobic, "
+        "0 hate_speech": "gross (weight 0.7); kinds from the slur/group lexicon (racist, homophobic, "
                          "religion, disability), else demeaning_individuals",
-        "1 offensive_language": "serious bad_language (+sexually_orientated if sexual terms)",
+        "1 offensive_language": "serious bad_language (+sexually_orientated if sexual terms), weight 0.5",
         "2 neither": "clean",
     },
     "olid": {
@@ -98,7 +98,7 @@ MAPPING: dict[str, dict[str, str]] = {
                   "(counter-speech against rape jokes is labelled bullying)",
     },
     "spamassassin_ham": {
-        "ham": "clean (real mail: subject + own words + forwarded text, up to 4000 chars)",
+        "ham": "clean, weight 8 (real mail: subject + own words + forwarded text, up to 4000 chars); 45% of the staged ham is dev, never trained on",
     },
     "authored": {
         "(project-written)": "as written; train only, never evidence for a metric",
@@ -157,7 +157,7 @@ def load_davidson() -> Iterator[Example]:
                 kinds = ["bad_language"]
                 if re.search(r"\b(sex|pussy|dick|cock|tits|cum|porn|naked|nude)\b", norm):
                     kinds.append("sexually_orientated")
-                yield _ex(text, "davidson", "serious", kinds, "offensive_language", 0.35)
+                yield _ex(text, "davidson", "serious", kinds, "offensive_language", 0.5)
             else:
                 yield _ex(text, "davidson", "clean", [], "neither", 1.0)
 
@@ -250,7 +250,7 @@ def load_ham() -> Iterator[Example]:
         mail = from_raw(path.read_bytes())
         text = mail.sent[:MAX_MAIL_CHARS]
         if text.strip():
-            yield Example(text, "spamassassin_ham", "clean", (), "ham", ham_split(path), 5.0)
+            yield Example(text, "spamassassin_ham", "clean", (), "ham", ham_split(path), 8.0)
 
 
 def load_authored() -> Iterator[Example]:

@@ -20,8 +20,8 @@ from classifiers.taxonomy import KIND_CODES, SEVERITIES
 DEFAULT_THRESHOLDS = {"mild": 0.5, "serious": 0.5, "gross": 0.5}
 # The content check's default thresholds per audience (gateway/checks/content.py
 # Settings): a pupil's mail is held from "serious", a staff member's from "gross".
-HOLD_THRESHOLDS = {"pupil": {"mild": 0.5, "serious": 0.5, "gross": 0.5},
-                   "staff": {"mild": 0.6, "serious": 0.6, "gross": 0.6}}
+HOLD_THRESHOLDS = {"pupil": {"mild": 0.5, "serious": 0.7, "gross": 0.7},
+                   "staff": {"mild": 0.6, "serious": 0.8, "gross": 0.8}}
 
 
 def decide(sev: np.ndarray, thresholds: dict[str, float] | None = None) -> np.ndarray:
@@ -80,6 +80,15 @@ def report(bundle: Bundle, examples: Sequence[Example], name: str) -> dict:
                           max(f_pos, f_neg), 3),
         "flag_rate": round(float(pb.mean()), 4),
         "positives": int(yb.sum())}
+    # At the gateway's pupil threshold (what is actually held for a pupil).
+    held = (np.cumsum(sev[:, ::-1], axis=1)[:, ::-1][:, 2]
+            >= HOLD_THRESHOLDS["pupil"]["serious"]).astype(int)
+    fh_pos, fh_neg = prf(yb, held, 1)[2], prf(yb, held, 0)[2]
+    out["binary_offensive_at_pupil_threshold"] = {
+        "accuracy": round(float(np.mean(yb == held)), 3),
+        "macro_f1": round((fh_pos + fh_neg) / 2 if yb.min() != yb.max() else
+                          max(fh_pos, fh_neg), 3),
+        "flag_rate": round(float(held.mean()), 4)}
     out["confusion"] = {SEVERITIES[i]: [int(np.sum((y == i) & (pred == j))) for j in range(4)]
                         for i in range(4)}
     out["ece"] = round(ece(sev, y), 3)

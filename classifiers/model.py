@@ -40,6 +40,12 @@ class Bundle:
     kind_intercept: np.ndarray
     kinds: list[str]
     lex_scale: float = 1.0
+    # Second opinion from the lexicon structures alone (cannot memorise a source), and
+    # the stacker that weighs the two, fitted on the calibration split.
+    lex_coef: np.ndarray | None = None          # (4, n_lex)
+    lex_intercept: np.ndarray | None = None
+    stack_coef: np.ndarray | None = None        # (4, 8)
+    stack_intercept: np.ndarray | None = None
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -61,6 +67,20 @@ class Bundle:
 
     # -- scoring --------------------------------------------------------------
 
+    def base_logits(self, masked: list[str], lex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xs = self.severity_features(masked, lex)
+        z1 = np.asarray(xs @ self.sev_coef.T) + self.sev_intercept
+        if self.lex_coef is None:
+            return z1, np.zeros_like(z1)
+        z2 = lex @ self.lex_coef.T + self.lex_intercept
+        return z1, z2
+
+    def severity_logits(self, masked: list[str], lex: np.ndarray) -> np.ndarray:
+        z1, z2 = self.base_logits(masked, lex)
+        if self.stack_coef is None:
+            return z1
+        return np.hstack([z1, z2]) @ self.stack_coef.T + self.stack_intercept
+
     def score(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """(severity probabilities (n, 4), kind probabilities (n, k), normalised texts).
 
@@ -70,8 +90,7 @@ class Bundle:
         norms = [p[0] for p in prepared]
         masked = [p[1] for p in prepared]
         lex = np.vstack([lexicon_counts(n, t) for n, t in zip(norms, texts, strict=True)])
-        xs = self.severity_features(masked, lex)
-        z = np.asarray(xs @ self.sev_coef.T) + self.sev_intercept
+        z = self.severity_logits(masked, lex)
         sev = softmax(z / self.temperature)
         xk = self.kind_features(norms, lex)
         pk = sigmoid(np.asarray(xk @ self.kind_coef.T) + self.kind_intercept)

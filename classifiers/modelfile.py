@@ -2,9 +2,10 @@
 
 The skops file holds only plain data: numbers, strings, lists, dicts and numpy arrays.
 The fitted vectorizers are stored as their settings, vocabulary and IDF weights and
-rebuilt on load, so loading needs no scikit-learn object to be trusted at all:
-`TRUSTED_TYPES` is the complete list of types the loader accepts beyond skops' own
-safe defaults, and it is empty. Any other type in a file is refused before it is loaded.
+rebuilt on load, so loading needs no scikit-learn object to be trusted at all.
+`TRUSTED_TYPES` is the complete list of types a model file may contain: before
+anything is loaded, every node of the file's skops schema is checked against it, and
+a file holding any other type (even one skops itself would trust) is refused.
 
 Beside `model.skops` sits `model.card.json`: format version, the SHA-256 of the skops
 file, the taxonomy it was trained for, data, mapping, sizes, metrics, date and library
@@ -24,11 +25,14 @@ import numpy as np
 import skops.io as sio
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from classifiers.features import LEX_NAMES
 from classifiers.model import Bundle
 from classifiers.taxonomy import KIND_CODES, SEVERITIES
 
 FORMAT_VERSION = 1
-TRUSTED_TYPES: list[str] = []
+TRUSTED_TYPES: frozenset[str] = frozenset({
+    "builtins.dict", "builtins.list", "builtins.tuple", "builtins.str", "builtins.int",
+    "builtins.float", "builtins.bool", "numpy.ndarray"})
 _SEP = "\x1f"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "appendix1.skops"
@@ -68,8 +72,29 @@ def _unpack_vectorizer(d: dict[str, Any]) -> TfidfVectorizer:
     return vec
 
 
+def _schema_types(path: Path) -> set[str]:
+    """Every `module.class` named in a skops file's schema, without loading anything."""
+    with zipfile.ZipFile(path) as zf:
+        schema = json.loads(zf.read("schema.json"))
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "__class__" in node and "__module__" in node:
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return found
+
+
 def pack(bundle: Bundle) -> dict[str, Any]:
     return {"format_version": FORMAT_VERSION, "severities": list(SEVERITIES),
+            "lexicon_features": list(LEX_NAMES),
             "kinds": list(bundle.kinds),
             "word": _pack_vectorizer(bundle.word), "char": _pack_vectorizer(bundle.char),
             "kind_word": _pack_vectorizer(bundle.kind_word),
@@ -78,7 +103,17 @@ def pack(bundle: Bundle) -> dict[str, Any]:
             "temperature": float(bundle.temperature),
             "kind_coef": bundle.kind_coef.astype(np.float32),
             "kind_intercept": np.asarray(bundle.kind_intercept, np.float64),
-            "lex_scale": float(bundle.lex_scale)}
+            "lex_scale": float(bundle.lex_scale),
+            "lex_coef": np.asarray(bundle.lex_coef, np.float32),
+            "lex_intercept": np.asarray(bundle.lex_intercept, np.float64),
+            "stack_coef": np.asarray(bundle.stack_coef if bundle.stack_coef is not None
+                                     else _identity_stack(), np.float32),
+            "stack_intercept": np.asarray(bundle.stack_intercept if bundle.stack_intercept
+                                          is not None else np.zeros(4), np.float64)}
+
+
+def _identity_stack() -> np.ndarray:
+    return np.hstack([np.eye(4), np.zeros((4, 4))])
 
 
 def unpack(d: dict[str, Any]) -> Bundle:
@@ -89,7 +124,11 @@ def unpack(d: dict[str, Any]) -> Bundle:
                   temperature=float(d["temperature"]),
                   kind_coef=np.asarray(d["kind_coef"], np.float32),
                   kind_intercept=np.asarray(d["kind_intercept"]),
-                  kinds=list(d["kinds"]), lex_scale=float(d["lex_scale"]))
+                  kinds=list(d["kinds"]), lex_scale=float(d["lex_scale"]),
+                  lex_coef=np.asarray(d["lex_coef"], np.float32),
+                  lex_intercept=np.asarray(d["lex_intercept"]),
+                  stack_coef=np.asarray(d["stack_coef"], np.float32),
+                  stack_intercept=np.asarray(d["stack_intercept"]))
 
 
 def save(bundle: Bundle, path: Path, card: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +139,7 @@ def save(bundle: Bundle, path: Path, card: dict[str, Any]) -> dict[str, Any]:
     card = dict(card)
     card.update(format_version=FORMAT_VERSION, model_file=path.name, sha256=sha256_of(path),
                 severities=list(SEVERITIES), kinds=list(bundle.kinds),
+                lexicon_features=list(LEX_NAMES),
                 size_bytes=path.stat().st_size)
     card_path(path).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n",
                                encoding="utf-8")
@@ -130,15 +170,17 @@ def load(path: Path | str | None = None) -> tuple[Bundle, dict[str, Any]]:
                              "replaced); refusing to load it")
     if card.get("kinds") != list(KIND_CODES) or card.get("severities") != list(SEVERITIES):
         raise ModelFileError(f"{path}: trained for a different Appendix I taxonomy")
+    if card.get("lexicon_features") != list(LEX_NAMES):
+        raise ModelFileError(f"{path}: trained with different lexicon features; retrain it")
     try:
-        untrusted = sio.get_untrusted_types(file=path)
+        types = _schema_types(path) | set(sio.get_untrusted_types(file=path))
     except Exception as e:  # noqa: BLE001 - a corrupt zip or schema
         raise ModelFileError(f"{path}: not a readable skops file: {e}") from None
-    unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    unexpected = sorted(types - TRUSTED_TYPES)
     if unexpected:
         raise ModelFileError(f"{path}: holds types that are not trusted: {unexpected}")
     try:
-        data = sio.load(path, trusted=TRUSTED_TYPES)
+        data = sio.load(path, trusted=sorted(types))
     except Exception as e:  # noqa: BLE001
         raise ModelFileError(f"{path}: could not be loaded: {e}") from None
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:

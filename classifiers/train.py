@@ -30,6 +30,8 @@ class TrainConfig:
     class_balance_power: float = 0.5     # 0 = as sampled, 1 = fully balanced
     lex_scale: float = 1.0
     max_iter: int = 300
+    stack: bool = True
+    stack_c: float = 1.0
 
 
 @dataclass
@@ -70,6 +72,15 @@ def sample_weights(examples: Sequence[Example], power: float) -> np.ndarray:
 
 def fit(examples: Sequence[Example], config: TrainConfig = TrainConfig(),
         calib: Sequence[Example] = (), log=print) -> Bundle:
+    """One core only: the machine is shared, and the gateway's classifier is single-threaded."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _fit(examples, config, calib, log)
+
+
+def _fit(examples: Sequence[Example], config: TrainConfig, calib: Sequence[Example],
+         log) -> Bundle:
     t0 = time.perf_counter()
     p = prepare_all([e.text for e in examples])
     log(f"  prepared {len(examples)} texts in {time.perf_counter() - t0:.0f}s")
@@ -123,16 +134,42 @@ def fit(examples: Sequence[Example], config: TrainConfig = TrainConfig(),
         kcoef[k], kint[k] = clf.coef_[0], clf.intercept_[0]
     bundle.kind_coef, bundle.kind_intercept = kcoef, kint
     log(f"  kind models fitted in {time.perf_counter() - t2:.0f}s")
+    lex_model = LogisticRegression(C=1.0, max_iter=config.max_iter)
+    lex_model.fit(p.lex, y, sample_weight=w)
+    bundle.lex_coef, bundle.lex_intercept = _full(lex_model, p.lex.shape[1])
+    if calib and config.stack:
+        fit_stacker(bundle, calib, config, log)
     if calib:
         bundle.temperature = fit_temperature(bundle, calib)
         log(f"  temperature {bundle.temperature:.2f} (fitted on {len(calib)} calibration texts)")
     return bundle
 
 
+def _full(model: LogisticRegression, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    coef = np.zeros((4, n_features), np.float32)
+    intercept = np.full(4, -30.0)
+    for j, cls in enumerate(model.classes_):
+        coef[cls] = model.coef_[j]
+        intercept[cls] = model.intercept_[j]
+    return coef, intercept
+
+
+def fit_stacker(bundle: Bundle, calib: Sequence[Example], config: TrainConfig, log) -> None:
+    """Weigh the n-gram model against the lexicon-structure model on held-out text."""
+    p = prepare_all([e.text for e in calib])
+    z1, z2 = bundle.base_logits(p.masked, p.lex)
+    y = np.array([SEVERITIES.index(e.severity) for e in calib])
+    stack = LogisticRegression(C=config.stack_c, max_iter=1000)
+    stack.fit(np.hstack([z1, z2]), y, sample_weight=sample_weights(calib,
+                                                                   config.class_balance_power))
+    bundle.stack_coef, bundle.stack_intercept = _full(stack, 8)
+    log("  stacker weights (rows clean..gross; n-gram logits | lexicon logits):\n" + "\n".join(
+        "    " + " ".join(f"{v:6.2f}" for v in row) for row in bundle.stack_coef))
+
+
 def fit_temperature(bundle: Bundle, calib: Sequence[Example]) -> float:
     p = prepare_all([e.text for e in calib])
-    z = np.asarray(bundle.severity_features(p.masked, p.lex) @ bundle.sev_coef.T)
-    z = z + bundle.sev_intercept
+    z = bundle.severity_logits(p.masked, p.lex)
     y = np.array([SEVERITIES.index(e.severity) for e in calib])
     best, best_nll = 1.0, np.inf
     for t in np.exp(np.linspace(np.log(0.3), np.log(5.0), 60)):

@@ -201,7 +201,7 @@ def main() -> None:
                                for t in neutral[:300]])
     write("counter_speech", [{"text": t, "severity": "clean", "weight": 1.0}
                              for t in counter[:250]])
-    write("school_mail", [{"text": t, "severity": "clean", "weight": 3.0} for t in SCHOOL])
+    write("school_mail", [{"text": t, "severity": "clean", "weight": 1.0} for t in SCHOOL])
     chains = []
     for t in CHAIN:
         for n, h, y in [(10, 24, 7), (5, 1, 3), (15, 48, 10)]:

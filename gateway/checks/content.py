@@ -66,9 +66,11 @@ class Settings(BaseModel):
     enabled: bool = True
     model: str = ""                      # "" = models/appendix1.skops in the project
     # Probability thresholds per audience (lower = stricter).
-    pupil: Levels = Levels(mild=0.5, serious=0.5, gross=0.5)
-    staff: Levels = Levels(mild=0.6, serious=0.6, gross=0.6)
-    external: Levels = Levels(mild=0.6, serious=0.6, gross=0.6)
+    # Defaults match classifiers.evaluate.HOLD_THRESHOLDS, whose clean-mail hold rate
+    # the model card reports.
+    pupil: Levels = Levels(mild=0.5, serious=0.7, gross=0.7)
+    staff: Levels = Levels(mild=0.6, serious=0.8, gross=0.8)
+    external: Levels = Levels(mild=0.6, serious=0.8, gross=0.8)
     # Finding score at probability 1 (the policy's thresholds add scores up).
     score_gross: float = Field(10.0, ge=0)
     score_serious: float = Field(5.0, ge=0)

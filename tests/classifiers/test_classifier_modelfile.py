@@ -84,10 +84,12 @@ def test_untrusted_types_are_refused_even_with_a_matching_card(tmp_path):
     evil = tmp_path / "evil.skops"
     sio.dump({"format_version": modelfile.FORMAT_VERSION, "x": LogisticRegression()}, evil,
              compression=zipfile.ZIP_DEFLATED)
+    from classifiers.features import LEX_NAMES
     from classifiers.taxonomy import KIND_CODES, SEVERITIES
     modelfile.card_path(evil).write_text(json.dumps({
         "format_version": modelfile.FORMAT_VERSION, "sha256": modelfile.sha256_of(evil),
-        "kinds": list(KIND_CODES), "severities": list(SEVERITIES)}))
+        "kinds": list(KIND_CODES), "severities": list(SEVERITIES),
+        "lexicon_features": list(LEX_NAMES)}))
     with pytest.raises(ModelFileError, match="not trusted"):
         modelfile.load(evil)
 
