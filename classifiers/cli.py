@@ -15,6 +15,7 @@ from classifiers.modelfile import DEFAULT_MODEL, ModelFileError
 
 MODELS_DIR = DEFAULT_MODEL.parent
 LOSO_FILE = MODELS_DIR / "loso.json"
+BIAS_FILE = MODELS_DIR / "identity_bias.json"
 
 
 def register(subparsers) -> None:
@@ -32,6 +33,8 @@ def register(subparsers) -> None:
     ev.add_argument("--loso", action="store_true",
                     help="also leave-one-source-out (trains one model per source, slow)")
     ev.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    ev.add_argument("--write-card", action="store_true",
+                    help="save identity-bias results and rewrite models/MODEL_CARD.md")
     ev.set_defaults(func=cmd_evaluate)
 
     cl = subparsers.add_parser(
@@ -55,7 +58,7 @@ def cmd_train(args) -> int:
 
     card = train_and_save(args.out, log=log)
     if not args.no_card_md:
-        write_markdown(card, MODELS_DIR / "MODEL_CARD.md", LOSO_FILE)
+        write_markdown(card, MODELS_DIR / "MODEL_CARD.md", LOSO_FILE, BIAS_FILE)
     print(json.dumps({"model": str(args.out), "sha256": card["sha256"],
                       "size_bytes": card["size_bytes"]}))
     return 0
@@ -73,7 +76,7 @@ def cmd_evaluate(args) -> int:
     from classifiers.modelfile import load
 
     try:
-        bundle, _card = load(args.model)
+        bundle, card = load(args.model)
     except ModelFileError as e:
         _err(str(e))
         return 2
@@ -83,10 +86,19 @@ def cmd_evaluate(args) -> int:
                for s in REAL_SOURCES}
     results["clean_mail_hold"] = hold_rates(
         bundle, [e for e in dev if e.source == "spamassassin_ham"], HOLD_THRESHOLDS)
+    from classifiers.evaluate import identity_bias
+
+    results["identity_bias"] = identity_bias(
+        bundle, [e for e in dev if e.source != "spamassassin_ham"])
     if args.loso:
         loso = leave_one_source_out(REAL_SOURCES, log=lambda m: print(m, file=sys.stderr))
         LOSO_FILE.write_text(json.dumps(loso, indent=1, sort_keys=True) + "\n")
         results["leave_one_source_out"] = loso
+    if args.write_card:
+        from classifiers.modelcard import write_markdown
+
+        BIAS_FILE.write_text(json.dumps(results["identity_bias"], indent=1) + "\n")
+        write_markdown(card, MODELS_DIR / "MODEL_CARD.md", LOSO_FILE, BIAS_FILE)
     if args.json:
         print(json.dumps(results, indent=1, sort_keys=True))
     else:
@@ -94,6 +106,7 @@ def cmd_evaluate(args) -> int:
             print(format_report(results[s]))
         print("== clean real mail held (SpamAssassin ham, dev half):",
               json.dumps(results["clean_mail_hold"]))
+        print("== identity-term bias (clean dev texts):", json.dumps(results["identity_bias"]))
         for name, r in results.get("leave_one_source_out", {}).items():
             if "per_severity" in r:
                 print(format_report(r))

@@ -161,3 +161,37 @@ def leave_one_source_out(sources: Sequence[str], log=print, config=None) -> dict
             out["clean_mail_hold_left_out"] = hold_rates(bundle, test, HOLD_THRESHOLDS)
         log(format_report(out[held]))
     return out
+
+
+def identity_bias(bundle: Bundle, examples: Sequence[Example]) -> dict:
+    """Identity-term bias on real text: how often texts labelled clean are flagged when they
+    name a group (Muslim, Jewish, gay, disabled, Black, immigrant, …) versus when they
+    do not. Gender words are counted apart: EDOS is about women throughout."""
+    import re
+
+    from classifiers.features import _GENDER, _PROTECTED
+    from classifiers.lexicon import SLURS
+    from classifiers.normalise import normalise
+
+    clean = [e for e in examples if e.severity == "clean"]
+    groups: dict[str, list[Example]] = {"names a group": [], "names a gender only": [],
+                                        "names no group": []}
+    for e in clean:
+        words = set(re.findall(r"[a-z0-9']+", normalise(e.text)))
+        if words & (_PROTECTED - frozenset(SLURS)):
+            groups["names a group"].append(e)
+        elif words & _GENDER:
+            groups["names a gender only"].append(e)
+        else:
+            groups["names no group"].append(e)
+    out = {}
+    for name, rows in groups.items():
+        if not rows:
+            continue
+        sev, _, _ = bundle.score([e.text for e in rows])
+        at_least = np.cumsum(sev[:, ::-1], axis=1)[:, ::-1]
+        out[name] = {"n": len(rows),
+                     "flagged_at_0.5": round(float((at_least[:, 2] >= 0.5).mean()), 4),
+                     "held_for_pupil": round(float(
+                         (at_least[:, 2] >= HOLD_THRESHOLDS["pupil"]["serious"]).mean()), 4)}
+    return out

