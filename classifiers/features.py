@@ -29,6 +29,7 @@ from classifiers.normalise import normalise
 
 PLACEHOLDER = "xidx"
 _WORD = re.compile(r"[a-z0-9']+")
+_LETTERS = re.compile(r"[^\W\d_]")
 _PROFANITY = frozenset(PROFANITY)
 _SEXUAL = frozenset(SEXUAL)
 _THREAT = frozenset(THREAT)
@@ -112,8 +113,8 @@ def lexicon_counts(norm: str, raw: str = "") -> np.ndarray:
     if protected_at:
         grp = " ".join("grp" if w in _PROTECTED else w for w in words)
         exclusion = len(_EXCLUSION.findall(grp))
-    letters = [c for c in raw if c.isalpha()]
-    shouting = (sum(c.isupper() for c in letters) / len(letters)) if len(letters) > 20 else 0.0
+    letters = _LETTERS.findall(raw)
+    shouting = (sum(map(str.isupper, letters)) / len(letters)) if len(letters) > 20 else 0.0
     counts = np.array([prof, slur, sex, threat, dehum, pyou, tyou, attack, negated, gender,
                        exclusion, len(_COUNTER.findall(norm))], dtype=np.float64)
     # log-scaled and lightly length-normalised so a long mail with one word is not a tweet

@@ -62,15 +62,20 @@ _WORDCHARS = re.compile(r"^([^\w@$!|+€£¡*#]*)(.*?)([^\w*#]*)$")
 _MASKCHARS = set("*#%_")
 
 
+_CONFUSABLE_TABLE = {ord(k): v for k, v in _CONFUSABLES.items()}
+
+
 def fold_confusables(text: str) -> str:
+    if text.isascii():
+        return text
     text = text.translate(_ZERO_WIDTH)
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(_CONFUSABLES.get(c, c) for c in text)
+    text = text.translate(_CONFUSABLE_TABLE)
     if not text.isascii():
         decomposed = unicodedata.normalize("NFD", text)
         text = unicodedata.normalize(
             "NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
-        text = "".join(_CONFUSABLES.get(c, c) for c in text.lower())
+        text = text.lower().translate(_CONFUSABLE_TABLE)
     return text
 
 
@@ -139,6 +144,7 @@ def _dedouble(word: str) -> str:
     return single if single in _KNOWN else word
 
 
+@lru_cache(maxsize=65536)
 def _fix_token(token: str) -> str:
     m = _WORDCHARS.match(token)
     lead, core, trail = m.group(1), m.group(2), m.group(3) if m else ("", token, "")
