@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     asub = p.add_subparsers(metavar="ACTION", required=True)
     asub.add_parser("verify", help="check the chain").set_defaults(func=cmd_audit_verify)
 
+    register_web_commands(sub)
+
     for name in PLUGGED_COMMANDS:
         try:
             module = importlib.import_module(name)
@@ -156,9 +158,14 @@ async def _start_web(config: GatewayConfig, store):
     """The review app runs beside the relay when it is installed and enabled."""
     try:
         from quarantine.web.serve import start_web
+        from quarantine.web.settings import WebConfigError
     except ModuleNotFoundError:
         return None
-    return await start_web(config, store)
+    try:
+        return await start_web(config.web, store, retention_days=config.store.retention_days,
+                               local_domains=config.relay.local_domains)
+    except WebConfigError as e:
+        raise ConfigError(str(e)) from None
 
 
 def cmd_demo(args) -> int:
@@ -197,6 +204,9 @@ async def _demo(config: GatewayConfig, folder: Path) -> int:
           "--from friend@example.org --to j.harris@stchristophers.example\n"
           f"  swaks --server {config.server.listen_host}:{config.server.listen_port} "
           "--from stranger@example.org --to amy.lee@stchristophers.example   (refused)")
+    if config.web.get("enabled", True):
+        print(f"aupgate: review app on http://{config.web.get('listen', '127.0.0.1:8025')}; "
+              "make an account with: aupgate user add NAME --role reviewer")
     return await _serve(config, extra_servers=[sink])
 
 
@@ -375,6 +385,101 @@ def cmd_audit_verify(args) -> int:
         return 0
     print(f"audit log BROKEN: {result.problem}", file=sys.stderr)
     return 1
+
+
+# -- the review web app (issue 6): `aupgate web`, `aupgate user …` -----------------------------
+
+def register_web_commands(sub) -> None:
+    p = sub.add_parser("web", help="run the review web app alone (no relay)")
+    p.set_defaults(func=cmd_web)
+    p = sub.add_parser("user", help="accounts of the review web app")
+    usub = p.add_subparsers(metavar="ACTION", required=True)
+    q = usub.add_parser("add", help="add an account (password from standard input or a prompt)")
+    q.add_argument("username")
+    q.add_argument("--role", choices=("reviewer", "admin", "staff"), required=True)
+    q.add_argument("--email", default="", help="their mail address (staff: whose grants)")
+    q.set_defaults(func=cmd_user_add)
+    q = usub.add_parser("passwd", help="set an account's password")
+    q.add_argument("username")
+    q.set_defaults(func=cmd_user_passwd)
+    q = usub.add_parser("disable", help="disable an account and end its sessions")
+    q.add_argument("username")
+    q.set_defaults(func=cmd_user_disable)
+    usub.add_parser("list", help="the accounts").set_defaults(func=cmd_user_list)
+
+
+def _web_settings_checked(config: GatewayConfig) -> None:
+    from quarantine.web.settings import WebConfigError, load_settings
+
+    try:
+        load_settings(config.web)
+    except WebConfigError as e:
+        raise ConfigError(str(e)) from None
+
+
+def cmd_web(args) -> int:
+    from quarantine.web.commands import run_web
+
+    config = config_of(args)
+    _web_settings_checked(config)
+    return asyncio.run(run_web(config.store.url, config.web,
+                               retention_days=config.store.retention_days,
+                               local_domains=config.relay.local_domains))
+
+
+def _read_password() -> str:
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
+
+def _user_command(work) -> int:
+    from quarantine.web.accounts import AccountError
+
+    try:
+        out = asyncio.run(work())
+    except (AccountError, ValueError) as e:
+        print(f"aupgate: {e}", file=sys.stderr)
+        return 65
+    print("\n".join(out) if isinstance(out, list) else out)
+    return 0
+
+
+def cmd_user_add(args) -> int:
+    from quarantine.web.commands import user_add
+
+    url = config_of(args).store.url
+    password = _read_password()
+    return _user_command(lambda: user_add(url, args.username, args.role, args.email, password))
+
+
+def cmd_user_passwd(args) -> int:
+    from quarantine.web.commands import user_passwd
+
+    url = config_of(args).store.url
+    password = _read_password()
+    return _user_command(lambda: user_passwd(url, args.username, password))
+
+
+def cmd_user_disable(args) -> int:
+    from quarantine.web.commands import user_disable
+
+    url = config_of(args).store.url
+    return _user_command(lambda: user_disable(url, args.username))
+
+
+def cmd_user_list(args) -> int:
+    from quarantine.web.commands import user_list
+
+    url = config_of(args).store.url
+    return _user_command(lambda: user_list(url))
+
+# -- end of the review web app's commands ------------------------------------------------------
 
 
 if __name__ == "__main__":

@@ -101,6 +101,7 @@ def gateway_factory(tmp_path, store_url, sink, dns_server):
             "relay.smarthost": f"127.0.0.1:{sink.port}",
             "store.url": store_url,
             "checks.auth.nameservers": [dns_server.address],
+            "web.enabled": False,   # tests that want the review app set web.listen themselves
         }
         settings.update(overrides)
         config = write_config(tmp_path / f"gateway-{len(started)}.toml", settings)

@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+from quarantine.store import reviews  # noqa: F401 - the web app's tables
 from quarantine.store.models import Base
 
 config = context.config

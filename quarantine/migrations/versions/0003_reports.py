@@ -1,14 +1,14 @@
 """reports of offensive mail by staff
 
 Revision ID: 0003_reports
-Revises: 0002_kept
+Revises: 0002_web
 Create Date: 2026-11-29 02:40:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_reports"
-down_revision = "0002_kept"
+down_revision = "0002_web"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,135 @@
+"""Classifier cost: per message for a 5 KB body, single and batched, and model memory.
+
+    python bench/classifier.py [--model models/appendix1.skops] [--n 200]
+
+The corpus: 5 KB bodies built from SpamAssassin ham (../shared/data/mail/spamassassin,
+real mail), each repeated/truncated to exactly 5,000 characters; with --synthetic (or
+if the shared data is absent), bodies of ordinary school-mail sentences. Timings are
+wall-clock on one thread; memory is the RSS growth from loading the model and the
+size of its arrays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from classifiers.mailtext import from_parts  # noqa: E402
+
+BODY_CHARS = 5000
+SENTENCES = [
+    "Parents' evening for Year 11 is on Tuesday from 4pm to 7pm.",
+    "Please can all staff submit predicted grades by Friday lunchtime.",
+    "The minibus is booked for the netball fixture; we leave at 1:30.",
+    "Attached are the minutes from the governors' meeting for review.",
+    "The History trip will visit the museum; please read the background pack.",
+]
+
+
+def rss_kb() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def corpus(n: int, synthetic: bool) -> list[str]:
+    bodies: list[str] = []
+    if not synthetic:
+        try:
+            from classifiers.datasets import ham_files
+            from classifiers.mailtext import from_raw
+
+            for path in ham_files()[: n * 2]:
+                text = from_raw(path.read_bytes()).sent
+                if len(text) > 200:
+                    bodies.append(((text + "\n") * (BODY_CHARS // len(text) + 1))[:BODY_CHARS])
+                if len(bodies) >= n:
+                    break
+        except (OSError, ImportError):
+            bodies = []
+    while len(bodies) < n:
+        i = len(bodies)
+        text = " ".join(SENTENCES[(i + j) % len(SENTENCES)] for j in range(120))
+        bodies.append(text[:BODY_CHARS])
+    return bodies
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--synthetic", action="store_true")
+    args = ap.parse_args()
+    bodies = corpus(args.n, args.synthetic)
+
+    from classifiers.inference import Classifier
+
+    before = rss_kb()
+    t0 = time.perf_counter()
+    clf = Classifier.load(args.model)
+    load_s = time.perf_counter() - t0
+    after = rss_kb()
+    b = clf.bundle
+    arrays = sum(a.nbytes for a in (b.sev_coef, b.kind_coef, b.word.idf_, b.char.idf_,
+                                    b.kind_word.idf_))
+    clf.score(bodies[:5])       # warm up
+
+    single = []
+    for body in bodies:
+        t = time.perf_counter()
+        mail = from_parts("Subject line", [("plain", body)])
+        clf.score([mail.own])
+        single.append(time.perf_counter() - t)
+    single.sort()
+
+    batch_rows = []
+    for size in (16, 64, 256):
+        texts = (bodies * (size // len(bodies) + 1))[:size]
+        t = time.perf_counter()
+        clf.score(texts)
+        batch_rows.append((size, (time.perf_counter() - t) / size))
+
+    # where the time goes, per message
+    from classifiers.features import lexicon_counts, prepare
+    t = time.perf_counter()
+    prepared = [prepare(x) for x in bodies]
+    prep_ms = (time.perf_counter() - t) / len(bodies) * 1000
+    t = time.perf_counter()
+    for (norm, _), x in zip(prepared, bodies, strict=True):
+        lexicon_counts(norm, x)
+    lex_ms = (time.perf_counter() - t) / len(bodies) * 1000
+
+    def ms(x: float) -> str:
+        return f"{x * 1000:8.3f} ms"
+
+    print(f"model {clf.version}, corpus {len(bodies)} bodies of {BODY_CHARS} chars")
+    print("| measure | value |")
+    print("| --- | ---: |")
+    print(f"| single message (mail split + score), mean | {ms(statistics.mean(single))} |")
+    print(f"| single message, median | {ms(single[len(single) // 2])} |")
+    print(f"| single message, p99 | {ms(single[int(len(single) * 0.99) - 1])} |")
+    for size, per in batch_rows:
+        print(f"| batched x{size}, per message | {ms(per)} |")
+    print(f"| of which normalise + mask, per message | {prep_ms:8.3f} ms |")
+    print(f"| of which lexicon counts, per message | {lex_ms:8.3f} ms |")
+    print(f"| model load | {ms(load_s)} |")
+    print(f"| model file | {Path(clf.card.get('model_file', '')).name} "
+          f"{clf.card.get('size_bytes', 0) / 1e6:.1f} MB |")
+    print(f"| weight arrays in memory | {arrays / 1e6:.1f} MB |")
+    print(f"| RSS growth on load | {(after - before) / 1024:.1f} MB |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

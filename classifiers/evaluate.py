@@ -1,0 +1,197 @@
+"""Evaluation: the code that produces every number in the model card.
+
+On data the model never saw: each source's dev split, the clean-mail hold rate on the
+SpamAssassin ham dev half, and leave-one-source-out (train on all other sources,
+test on the whole of the one left out). Project-written text is never evaluated on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from classifiers.datasets import Example
+from classifiers.model import Bundle
+from classifiers.taxonomy import KIND_CODES, SEVERITIES
+
+# A text's severity: the highest level whose cumulative probability P(severity >= level)
+# reaches its threshold. The same rule is used by `inference.Classifier`.
+DEFAULT_THRESHOLDS = {"mild": 0.5, "serious": 0.5, "gross": 0.5}
+# The content check's default thresholds per audience (gateway/checks/content.py
+# Settings): a pupil's mail is held from "serious", a staff member's from "gross".
+HOLD_THRESHOLDS = {"pupil": {"mild": 0.5, "serious": 0.7, "gross": 0.7},
+                   "staff": {"mild": 0.6, "serious": 0.8, "gross": 0.8}}
+
+
+def decide(sev: np.ndarray, thresholds: dict[str, float] | None = None) -> np.ndarray:
+    th = thresholds or DEFAULT_THRESHOLDS
+    at_least = np.cumsum(sev[:, ::-1], axis=1)[:, ::-1]
+    out = np.zeros(len(sev), dtype=int)
+    for level in (1, 2, 3):
+        out[at_least[:, level] >= th[SEVERITIES[level]]] = level
+    return out
+
+
+def prf(y_true: np.ndarray, y_pred: np.ndarray, label) -> tuple[float, float, float, int]:
+    tp = int(np.sum((y_true == label) & (y_pred == label)))
+    fp = int(np.sum((y_true != label) & (y_pred == label)))
+    fn = int(np.sum((y_true == label) & (y_pred != label)))
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f, int(np.sum(y_true == label))
+
+
+def ece(prob: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of the top-class probability."""
+    conf = prob.max(axis=1)
+    correct = prob.argmax(axis=1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            total += m.mean() * abs(conf[m].mean() - correct[m].mean())
+    return float(total)
+
+
+def report(bundle: Bundle, examples: Sequence[Example], name: str) -> dict:
+    if not examples:
+        return {"name": name, "n": 0}
+    sev, kinds, _ = bundle.score([e.text for e in examples])
+    y = np.array([SEVERITIES.index(e.severity) for e in examples])
+    pred = decide(sev)
+    out: dict = {"name": name, "n": len(examples)}
+    per = {}
+    for i, s in enumerate(SEVERITIES):
+        p, r, f, n = prf(y, pred, i)
+        per[s] = {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3),
+                  "support": n}
+    out["per_severity"] = per
+    present = [s for s in SEVERITIES if per[s]["support"]]
+    out["macro_f1_4class"] = round(float(np.mean([per[s]["f1"] for s in present])), 3)
+    # Binary: offensive (serious or gross: what a pupil's mail is held for) vs not.
+    yb, pb = (y >= 2).astype(int), (pred >= 2).astype(int)
+    f_pos, f_neg = prf(yb, pb, 1)[2], prf(yb, pb, 0)[2]
+    out["binary_offensive"] = {
+        "accuracy": round(float(np.mean(yb == pb)), 3),
+        "macro_f1": round((f_pos + f_neg) / 2 if yb.min() != yb.max() else
+                          max(f_pos, f_neg), 3),
+        "flag_rate": round(float(pb.mean()), 4),
+        "positives": int(yb.sum())}
+    # At the gateway's pupil threshold (what is actually held for a pupil).
+    held = (np.cumsum(sev[:, ::-1], axis=1)[:, ::-1][:, 2]
+            >= HOLD_THRESHOLDS["pupil"]["serious"]).astype(int)
+    fh_pos, fh_neg = prf(yb, held, 1)[2], prf(yb, held, 0)[2]
+    out["binary_offensive_at_pupil_threshold"] = {
+        "accuracy": round(float(np.mean(yb == held)), 3),
+        "macro_f1": round((fh_pos + fh_neg) / 2 if yb.min() != yb.max() else
+                          max(fh_pos, fh_neg), 3),
+        "flag_rate": round(float(held.mean()), 4)}
+    out["confusion"] = {SEVERITIES[i]: [int(np.sum((y == i) & (pred == j))) for j in range(4)]
+                        for i in range(4)}
+    out["ece"] = round(ece(sev, y), 3)
+    kind_rows = {}
+    for k, code in enumerate(KIND_CODES):
+        yk = np.array([code in e.kinds for e in examples])
+        if yk.sum() == 0:
+            continue
+        pk = kinds[:, k] >= 0.5
+        p, r, f, n = prf(yk.astype(int), pk.astype(int), 1)
+        kind_rows[code] = {"precision": round(p, 3), "recall": round(r, 3),
+                           "f1": round(f, 3), "support": n}
+    out["per_kind"] = kind_rows
+    return out
+
+
+def hold_rates(bundle: Bundle, examples: Sequence[Example],
+               thresholds: dict[str, dict[str, float]]) -> dict:
+    """Share of clean texts that would be held, per audience thresholds."""
+    sev, _, _ = bundle.score([e.text for e in examples])
+    at_least = np.cumsum(sev[:, ::-1], axis=1)[:, ::-1]
+    out = {"n": len(examples)}
+    for audience, th in thresholds.items():
+        held = (at_least[:, 2] >= th["serious"]) if audience == "pupil" else (
+            at_least[:, 3] >= th["gross"])
+        tagged = at_least[:, 1] >= th["mild"]
+        out[audience] = {"held": round(float(held.mean()), 4), "held_count": int(held.sum()),
+                         "tagged_or_more": round(float(tagged.mean()), 4)}
+    return out
+
+
+def format_report(r: dict) -> str:
+    if not r.get("n"):
+        return f"{r['name']}: no examples"
+    lines = [f"== {r['name']} (n={r['n']})"]
+    b = r["binary_offensive"]
+    lines.append(f"  offensive vs not: accuracy {b['accuracy']:.3f}  macro-F1 {b['macro_f1']:.3f}"
+                 f"  flagged {b['flag_rate']:.2%}  positives {b['positives']}")
+    lines.append(f"  4-class macro-F1 {r['macro_f1_4class']:.3f}  ECE {r['ece']:.3f}")
+    lines.append("  severity    prec   rec    f1     n")
+    for s, m in r["per_severity"].items():
+        lines.append(f"  {s:<10} {m['precision']:.3f} {m['recall']:.3f} {m['f1']:.3f} "
+                     f"{m['support']:>6}")
+    lines.append("  confusion (rows true, cols predicted: " + " ".join(SEVERITIES) + ")")
+    for s, row in r["confusion"].items():
+        lines.append(f"  {s:<10} " + " ".join(f"{v:>6}" for v in row))
+    if r["per_kind"]:
+        lines.append("  kind                      prec   rec    f1     n")
+        for k, m in r["per_kind"].items():
+            lines.append(f"  {k:<24} {m['precision']:.3f} {m['recall']:.3f} {m['f1']:.3f} "
+                         f"{m['support']:>6}")
+    return "\n".join(lines)
+
+
+def leave_one_source_out(sources: Sequence[str], log=print, config=None) -> dict:
+    """Train on every source but one (and the authored set), test on all of the one."""
+    from classifiers.datasets import load_all
+    from classifiers.train import TrainConfig, fit
+
+    examples, _ = load_all()
+    out = {}
+    for held in sources:
+        log(f"leave out {held}")
+        train = [e for e in examples if e.source != held and e.split == "train"]
+        calib = [e for e in examples if e.source != held and e.split == "calib"]
+        test = [e for e in examples if e.source == held]
+        bundle = fit(train, config or TrainConfig(), calib, log=log)
+        out[held] = report(bundle, test, f"{held} (left out)")
+        if held == "spamassassin_ham":
+            out["clean_mail_hold_left_out"] = hold_rates(bundle, test, HOLD_THRESHOLDS)
+        log(format_report(out[held]))
+    return out
+
+
+def identity_bias(bundle: Bundle, examples: Sequence[Example]) -> dict:
+    """Identity-term bias on real text: how often texts labelled clean are flagged when they
+    name a group (Muslim, Jewish, gay, disabled, Black, immigrant, …) versus when they
+    do not. Gender words are counted apart: EDOS is about women throughout."""
+    import re
+
+    from classifiers.features import _GENDER, _PROTECTED
+    from classifiers.lexicon import SLURS
+    from classifiers.normalise import normalise
+
+    clean = [e for e in examples if e.severity == "clean"]
+    groups: dict[str, list[Example]] = {"names a group": [], "names a gender only": [],
+                                        "names no group": []}
+    for e in clean:
+        words = set(re.findall(r"[a-z0-9']+", normalise(e.text)))
+        if words & (_PROTECTED - frozenset(SLURS)):
+            groups["names a group"].append(e)
+        elif words & _GENDER:
+            groups["names a gender only"].append(e)
+        else:
+            groups["names no group"].append(e)
+    out = {}
+    for name, rows in groups.items():
+        if not rows:
+            continue
+        sev, _, _ = bundle.score([e.text for e in rows])
+        at_least = np.cumsum(sev[:, ::-1], axis=1)[:, ::-1]
+        out[name] = {"n": len(rows),
+                     "flagged_at_0.5": round(float((at_least[:, 2] >= 0.5).mean()), 4),
+                     "held_for_pupil": round(float(
+                         (at_least[:, 2] >= HOLD_THRESHOLDS["pupil"]["serious"]).mean()), 4)}
+    return out

@@ -1,0 +1,220 @@
+"""Mail as text: subject, plain and HTML parts, with the sender's own words told apart
+from the text they quote (a reply) and the text they pass on (a forward).
+
+The gateway gives `from_parts` the subject and its decoded text parts; datasets of raw
+messages use `from_raw`. Quoted text is what someone else wrote and the sender replied
+to: it is not blamed on the sender. Forwarded text is what the sender chose to send on
+(Appendix I's "Volume"): it is reported separately so a finding can say so.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+_BLOCK = {"p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5",
+          "h6", "blockquote", "pre", "hr", "section", "article", "header", "footer", "td",
+          "th", "dd", "dt", "title"}
+_SKIP = {"script", "style", "head", "noscript", "template", "svg", "object"}
+_QUOTE_CLASSES = ("gmail_quote", "yahoo_quoted", "moz-cite-prefix", "divrplyfwdmsg",
+                  "appendonsend", "ms-outlook-mobile-reference-message")
+
+
+class _HTMLText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.own: list[str] = []
+        self.quoted: list[str] = []
+        self._skip = 0
+        self._quote_stack: list[bool] = []   # per open element: did it start a quote?
+        self._quote = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self._skip += 1
+            return
+        a = dict(attrs)
+        cls = (a.get("class") or "").lower() + " " + (a.get("id") or "").lower()
+        starts_quote = tag == "blockquote" or any(q in cls for q in _QUOTE_CLASSES)
+        if tag not in {"br", "hr", "img", "input", "meta", "link", "wbr", "col", "area"}:
+            self._quote_stack.append(starts_quote)
+            self._quote += starts_quote
+        if tag in _BLOCK:
+            self._emit("\n")
+        if tag == "img" and a.get("alt"):
+            self._emit(f" {a['alt']} ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self._skip = max(0, self._skip - 1)
+            return
+        if tag in {"br", "hr", "img", "input", "meta", "link", "wbr", "col", "area"}:
+            return
+        if self._quote_stack:
+            self._quote -= self._quote_stack.pop()
+        if tag in _BLOCK:
+            self._emit("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self._emit(data)
+
+    def _emit(self, text: str) -> None:
+        (self.quoted if self._quote > 0 else self.own).append(text)
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"[ \t\r\f\v\xa0]+", " ", text)
+    text = re.sub(r" *\n[ \n]*", "\n", text)
+    return text.strip()
+
+
+def html_to_text(markup: str) -> tuple[str, str]:
+    """(own text, quoted text) of an HTML body, by a real HTML parser."""
+    parser = _HTMLText()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except Exception:  # noqa: BLE001 - html.parser rarely raises; hostile input must not
+        return _tidy(re.sub(r"<[^>]*>", " ", markup)), ""
+    return _tidy("".join(parser.own)), _tidy("".join(parser.quoted))
+
+
+_ATTRIBUTION = re.compile(
+    r"^(?:on\b.{0,200}\bwrote:|.{0,120}\b(?:wrote|writes|a écrit|schrieb)\s*:)\s*$", re.I)
+_ORIGINAL = re.compile(r"^\s*-{2,}\s*(?:original message|reply message)\s*-{2,}\s*$", re.I)
+_OUTLOOK = re.compile(r"^\s*from:\s.+$", re.I)
+_OUTLOOK_NEXT = re.compile(r"^\s*(?:sent|date|to|subject):\s", re.I)
+_FORWARD = re.compile(
+    r"^\s*(?:-{2,}\s*forwarded message\s*-{2,}|begin forwarded message:|"
+    r"-{2,}\s*forwarded by .*|-{3,}\s*fwd?:?.*-{3,}|fwd?:\s*$)", re.I)
+_SIGNATURE = re.compile(r"^-- ?$")
+_SUBJECT_FWD = re.compile(r"^\s*(?:(?:fwd?|fw|tr|wg)\s*:\s*|\[fwd?:)", re.I)
+
+
+@dataclass
+class Split:
+    own: list[str] = field(default_factory=list)
+    quoted: list[str] = field(default_factory=list)
+    forwarded: list[str] = field(default_factory=list)
+    forwards: int = 0
+
+
+def split_reply(text: str, into: Split | None = None) -> Split:
+    """Sort the lines of a plain-text body into own, quoted and forwarded."""
+    out = into or Split()
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    mode = "own"
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if _FORWARD.match(stripped):
+            mode = "forwarded"
+            out.forwards += 1
+            i += 1
+            continue
+        if mode != "forwarded" and (
+                _ORIGINAL.match(stripped)
+                or (_ATTRIBUTION.match(stripped) and not stripped.startswith(">"))
+                or (_ATTRIBUTION.match(f"{stripped} {nxt}") and stripped.lower().startswith("on "))
+                or (_OUTLOOK.match(stripped) and _OUTLOOK_NEXT.match(nxt))):
+            # Everything after an attribution is the message replied to, unless the
+            # replier writes between quoted lines (inline reply): those stay their own.
+            rest = lines[i + 1:]
+            quoted_style = any(r.lstrip().startswith(">") for r in rest)
+            for r in rest:
+                if not quoted_style or r.lstrip().startswith(">"):
+                    out.quoted.append(r.lstrip().lstrip(">").lstrip())
+                elif _FORWARD.match(r.strip()):
+                    out.forwards += 1
+                else:
+                    out.own.append(r)
+            return out
+        if _SIGNATURE.match(line) and mode == "own":
+            mode = "signature"
+            i += 1
+            continue
+        if stripped.startswith(">"):
+            out.quoted.append(stripped.lstrip(">").lstrip())
+        elif mode == "forwarded":
+            out.forwarded.append(line)
+        elif mode == "own":
+            out.own.append(line)
+        i += 1
+    return out
+
+
+@dataclass(frozen=True)
+class MailText:
+    subject: str
+    own: str            # subject and the sender's own words
+    quoted: str         # text quoted from the message replied to
+    forwarded: str      # text passed on in a forward
+    forwards: int       # how many forward markers (subject Fwd: prefixes and body headers)
+
+    @property
+    def sent(self) -> str:
+        """What the sender is answerable for: their words and what they passed on."""
+        return "\n".join(t for t in (self.own, self.forwarded) if t)
+
+
+def from_parts(subject: str, parts: list[tuple[str, str]]) -> MailText:
+    """`parts` are (kind, text) with kind "plain" or "html", in message order.
+
+    When a message has both a plain and an HTML alternative, the plain one is read
+    (the HTML usually says the same); HTML-only parts are converted with a parser.
+    """
+    split = Split()
+    have_plain = any(kind == "plain" and text.strip() for kind, text in parts)
+    for kind, text in parts:
+        if kind == "html":
+            own, quoted = html_to_text(text)
+            if have_plain:
+                continue
+            if quoted:
+                split.quoted.append(quoted)
+            split_reply(own, split)
+        else:
+            split_reply(text, split)
+    subj = subject or ""
+    prefixes = 0
+    while _SUBJECT_FWD.match(subj):
+        prefixes += 1
+        subj = _SUBJECT_FWD.sub("", subj, count=1)
+    subj = re.sub(r"^\s*(?:re|aw|sv)\s*:\s*", "", subj, flags=re.I).strip()
+    own = _tidy("\n".join([subj] + split.own)) if subj else _tidy("\n".join(split.own))
+    return MailText(subject=subj, own=own, quoted=_tidy("\n".join(split.quoted)),
+                    forwarded=_tidy("\n".join(split.forwarded)),
+                    forwards=prefixes + split.forwards)
+
+
+def from_raw(raw: bytes, max_part_chars: int = 200_000) -> MailText:
+    """A raw RFC 5322 message to MailText, with the stdlib parser (no gateway needed)."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    parts: list[tuple[str, str]] = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        if ctype not in ("text/plain", "text/html") or part.get_filename():
+            continue
+        try:
+            payload = part.get_payload(decode=True) or b""
+        except Exception:  # noqa: BLE001
+            continue
+        charset = part.get_content_charset() or "utf-8"
+        try:
+            text = payload.decode(charset, errors="replace")
+        except LookupError:
+            text = payload.decode("latin-1")
+        parts.append((ctype.split("/")[1], text[:max_part_chars]))
+    try:
+        subject = str(msg.get("Subject") or "")
+    except Exception:  # noqa: BLE001
+        subject = ""
+    return from_parts(subject, parts)

@@ -1,0 +1,181 @@
+"""Text normalisation against evasion, and against the quirks of where text came from.
+
+`normalise(text)` returns lower-case text in which
+- Unicode confusables (Cyrillic/Greek look-alikes, full-width and styled letters,
+  accents, zero-width characters) are plain Latin letters;
+- masked words (`f*ck`, `sh#t`, `n***a`) are resolved against the lexicon;
+- s p a c e d and d.o.t.t.e.d letters are joined;
+- leetspeak inside words (`sh1t`, `b!tch`, `@ss`, `h8`) is decoded, while numbers,
+  times and units (`3pm`, `2nd`, `100mb`) are left alone;
+- r3peated letters (`fuuuuck`, `soooo`) are collapsed;
+- platform artefacts (@mentions, `@USER`, `[URL]`, links, `RT`, `#`, HTML entities)
+  are removed, so that a model cannot learn which platform a text came from.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from functools import lru_cache
+
+from classifiers.lexicon import DEHUMANISING, IDENTITY_TERMS, MASKABLE, SEXUAL, SLURS, THREAT
+
+_CONFUSABLES = {
+    # Cyrillic
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d",
+    "ԛ": "q", "ԝ": "w", "ɡ": "g", "һ": "h", "ӏ": "l", "ո": "n", "ս": "u",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "ω": "w", "γ": "y", "μ": "u",
+    # Latin look-alikes and symbols
+    "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ß": "ss", "æ": "ae", "œ": "oe",
+    "ƒ": "f", "ʀ": "r", "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ɢ": "g", "ʜ": "h",
+    "ɪ": "i", "ᴊ": "j", "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ǫ": "q",
+    "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z",
+    "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
+}
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"), None)
+
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+         "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e", "£": "l", "¡": "i"}
+_LEET_WORDS = {"h8": "hate", "h8ers": "haters", "h8er": "hater", "h8te": "hate",
+               "sk8": "skate", "gr8": "great", "l8r": "later", "m8": "mate", "b4": "before",
+               "2day": "today", "4ever": "forever", "u": "you", "ur": "your", "r": "are",
+               "ppl": "people", "stfu": "shut the fuck up", "gtfo": "get the fuck out",
+               "kys": "kill yourself", "fk": "fuck", "fkn": "fucking", "fkin": "fucking",
+               "fuk": "fuck", "fuking": "fucking", "phuck": "fuck", "azz": "ass",
+               "biatch": "bitch", "sht": "shit"}
+_UNIT = re.compile(r"^\d+(?:st|nd|rd|th|s|am|pm|k|m|km|kg|g|mb|gb|kb|tb|px|x|d|p|v|hz|ml|l|"
+                   r"mins?|hrs?|yrs?|ft|in|cm|mm)?$")
+
+_URL = re.compile(r"(?:https?://|www\.)\S+|\b\S+@\S+\.\w+\b|\[(?:url|user|link)\]|"
+                  r"\b(?:url|user)\b(?=\s|$)", re.I)
+_MENTION = re.compile(r"(?<![\w.])@(\w+)")
+_RT = re.compile(r"(?:^|\s)rt(?=\s|:)", re.I)
+_HASH = re.compile(r"(?<!\w)#(?=\w)")
+_REPEAT3 = re.compile(r"([^*#])\1{2,}")
+_SPACED = re.compile(r"(?<![\w*])((?:[a-z0-9@$!*][ .\-_,/]){2,}[a-z0-9@$!*])(?![\w*])")
+_TOKEN = re.compile(r"\S+")
+_WORDCHARS = re.compile(r"^([^\w@$!|+€£¡*#]*)(.*?)([^\w*#]*)$")
+_MASKCHARS = set("*#%_")
+
+
+_CONFUSABLE_TABLE = {ord(k): v for k, v in _CONFUSABLES.items()}
+
+
+def fold_confusables(text: str) -> str:
+    if text.isascii():
+        return text
+    text = text.translate(_ZERO_WIDTH)
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(_CONFUSABLE_TABLE)
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFD", text)
+        text = unicodedata.normalize(
+            "NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
+        text = text.lower().translate(_CONFUSABLE_TABLE)
+    return text
+
+
+def _mention(match: re.Match) -> str:
+    word = "a" + match.group(1).lower()          # "@ss" is leet, "@bob" is a mention
+    return word if word in _KNOWN else " "
+
+
+def strip_artefacts(text: str) -> str:
+    text = html.unescape(html.unescape(text))
+    text = _MENTION.sub(_mention, text)
+    text = _URL.sub(" ", text)
+    text = _RT.sub(" ", text)
+    return _HASH.sub("", text)
+
+
+_KNOWN = frozenset(MASKABLE) | frozenset(THREAT) | frozenset(SEXUAL) | frozenset(
+    DEHUMANISING) | frozenset(IDENTITY_TERMS) | frozenset(SLURS)
+
+
+@lru_cache(maxsize=4096)
+def _unmask(core: str) -> str | None:
+    """`f*ck` -> `fuck`: a word from the lexicon of the same length whose letters agree."""
+    if not any(c in _MASKCHARS for c in core) or not any(c.isalpha() for c in core):
+        return None
+    pattern = re.compile("^" + "".join("." if c in _MASKCHARS else re.escape(c)
+                                       for c in core) + "$")
+    for word in MASKABLE:
+        if len(word) == len(core) and pattern.match(word):
+            return word
+    # f**k with a different count of stars: same first and last letter, in the lexicon
+    if core[0].isalpha() and core[-1].isalpha():
+        for word in MASKABLE:
+            if word[0] == core[0] and word[-1] == core[-1] and abs(len(word) - len(core)) <= 1:
+                return word
+    if core[0].isalpha() and all(c in _MASKCHARS for c in core[1:]) and len(core) >= 3:
+        for word in MASKABLE:       # f*** -> fuck, s*** -> shit
+            if word[0] == core[0] and len(word) == len(core):
+                return word
+    return None
+
+
+def _deleet(core: str) -> str:
+    if core in _LEET_WORDS:
+        return _LEET_WORDS[core]
+    if not any(c in _LEET for c in core) or not any(c.isalpha() for c in core):
+        return core
+    if _UNIT.match(core) or re.fullmatch(r"[a-z]+\d+", core) or re.fullmatch(r"\d[\d,.:]*", core):
+        return core   # 3pm, 2nd, mp3, win10, 12:30
+    digits = sum(c.isdigit() for c in core)
+    if digits > sum(c.isalpha() for c in core) or len(core) > 24:
+        return core   # dates, times, serial numbers, hashes
+    out = "".join(_LEET.get(c, c) for c in core)
+    if out not in _KNOWN and any(c in "1|!" for c in core):
+        alt = "".join("l" if c in "1|!" else _LEET.get(c, c) for c in core)
+        if alt in _KNOWN:
+            return alt
+    return out
+
+
+def _dedouble(word: str) -> str:
+    """`fuuck`, `shiit` -> the lexicon word when collapsing a doubled letter gives one."""
+    if word in _KNOWN or len(word) < 4:
+        return word
+    single = re.sub(r"(.)\1", r"\1", word)
+    return single if single in _KNOWN else word
+
+
+@lru_cache(maxsize=65536)
+def _fix_token(token: str) -> str:
+    m = _WORDCHARS.match(token)
+    lead, core, trail = m.group(1), m.group(2), m.group(3) if m else ("", token, "")
+    if not core:
+        return token
+    unmasked = _unmask(core)
+    if unmasked is not None:
+        return f"{lead}{unmasked}{trail}"
+    if core.endswith("!"):     # "hello!" is punctuation, not leet
+        stripped = core.rstrip("!")
+        trail = core[len(stripped):] + trail
+        core = stripped
+    core = _deleet(core)
+    core = _dedouble(core)
+    return f"{lead}{core}{trail}"
+
+
+def _join_spaced(match: re.Match) -> str:
+    run = match.group(1)
+    letters = re.sub(r"[ .\-_,/]", "", run)
+    if sum(c.isalpha() for c in letters) < 2:
+        return run                # 3.1.4, 10.0.0.1, 1 2 3: numbers, not spelling
+    if letters not in _KNOWN and letters[0] in "ai" and letters[1:] in _KNOWN:
+        return f"{letters[0]} {letters[1:]}"      # "a f u c k i n g" is "a fucking"
+    return letters
+
+
+def normalise(text: str) -> str:
+    text = fold_confusables(text).lower()
+    text = strip_artefacts(text)
+    text = _REPEAT3.sub(r"\1", text)
+    text = _SPACED.sub(_join_spaced, text)
+    text = " ".join(_fix_token(t) for t in _TOKEN.findall(text))
+    return text

@@ -1,0 +1,235 @@
+"""Training: word and character n-gram TF-IDF on the normalised, group-masked text plus
+lexicon counts, a multinomial logistic regression for the severity (temperature-scaled on
+a calibration split) and one logistic regression per kind on offensive text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from classifiers.datasets import Example
+from classifiers.features import PLACEHOLDER, lexicon_counts, prepare
+from classifiers.model import Bundle, softmax
+from classifiers.taxonomy import KIND_CODES, SEVERITIES
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    word_max_features: int = 60_000
+    char_max_features: int = 80_000
+    kind_max_features: int = 30_000
+    severity_c: float = 2.0
+    kind_c: float = 2.0
+    class_balance_power: float = 0.5     # 0 = as sampled, 1 = fully balanced
+    lex_scale: float = 1.0
+    max_iter: int = 300
+    stack: bool = True
+    stack_c: float = 1.0
+
+
+@dataclass
+class Prepared:
+    texts: list[str]
+    norms: list[str]
+    masked: list[str]
+    lex: np.ndarray
+
+
+def prepare_all(texts: Sequence[str]) -> Prepared:
+    pairs = [prepare(t) for t in texts]
+    norms = [p[0] for p in pairs]
+    lex = np.vstack([lexicon_counts(n, t) for n, t in zip(norms, texts, strict=True)])
+    return Prepared(list(texts), norms, [p[1] for p in pairs], lex)
+
+
+def _drop_placeholder(vec: TfidfVectorizer, docs: list[str]) -> TfidfVectorizer:
+    """Refit with a vocabulary without the bare placeholder: naming a group is no evidence."""
+    vocab = [t for t in vec.vocabulary_ if t != PLACEHOLDER]
+    if len(vocab) == len(vec.vocabulary_):
+        return vec
+    params = vec.get_params()
+    params.update(vocabulary=sorted(vocab), max_features=None, min_df=1)
+    return TfidfVectorizer(**params).fit(docs)
+
+
+def sample_weights(examples: Sequence[Example], power: float) -> np.ndarray:
+    w = np.array([e.weight for e in examples], dtype=np.float64)
+    totals: Counter[str] = Counter()
+    for e, wi in zip(examples, w, strict=True):
+        totals[e.severity] += wi
+    mean = sum(totals.values()) / len(totals)
+    factor = {s: (mean / totals[s]) ** power for s in totals}
+    w *= np.array([factor[e.severity] for e in examples])
+    return w * (len(w) / w.sum())
+
+
+def fit(examples: Sequence[Example], config: TrainConfig = TrainConfig(),
+        calib: Sequence[Example] = (), log=print) -> Bundle:
+    """One core only: the machine is shared, and the gateway's classifier is single-threaded."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _fit(examples, config, calib, log)
+
+
+def _fit(examples: Sequence[Example], config: TrainConfig, calib: Sequence[Example],
+         log) -> Bundle:
+    t0 = time.perf_counter()
+    p = prepare_all([e.text for e in examples])
+    log(f"  prepared {len(examples)} texts in {time.perf_counter() - t0:.0f}s")
+    word = TfidfVectorizer(ngram_range=(1, 2), min_df=3, max_features=config.word_max_features,
+                           sublinear_tf=True, token_pattern=r"(?u)\b\w+\b", dtype=np.float32)
+    word.fit(p.masked)
+    word = _drop_placeholder(word, p.masked)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=5,
+                           max_features=config.char_max_features, sublinear_tf=True,
+                           dtype=np.float32)
+    char.fit([m.replace(PLACEHOLDER, " ") for m in p.masked])
+    kind_word = TfidfVectorizer(ngram_range=(1, 2), min_df=2,
+                                max_features=config.kind_max_features, sublinear_tf=True,
+                                token_pattern=r"(?u)\b\w+\b", dtype=np.float32)
+    offensive = [i for i, e in enumerate(examples) if e.severity != "clean" and e.kinds]
+    kind_word.fit([p.norms[i] for i in offensive])
+
+    bundle = Bundle(word=word, char=char, kind_word=kind_word,
+                    sev_coef=np.zeros((4, 0), np.float32), sev_intercept=np.zeros(4),
+                    temperature=1.0, kind_coef=np.zeros((0, 0), np.float32),
+                    kind_intercept=np.zeros(0), kinds=list(KIND_CODES),
+                    lex_scale=config.lex_scale)
+    xs = bundle.severity_features(p.masked, p.lex)
+    y = np.array([SEVERITIES.index(e.severity) for e in examples])
+    w = sample_weights(examples, config.class_balance_power)
+    t1 = time.perf_counter()
+    sev = LogisticRegression(C=config.severity_c, max_iter=config.max_iter)
+    sev.fit(xs, y, sample_weight=w)
+    log(f"  severity model: {xs.shape[1]} features, fitted in {time.perf_counter() - t1:.0f}s")
+    coef = np.zeros((4, xs.shape[1]), np.float32)
+    intercept = np.zeros(4)
+    for j, cls in enumerate(sev.classes_):
+        coef[cls] = sev.coef_[j]
+        intercept[cls] = sev.intercept_[j]
+    missing = set(range(4)) - set(sev.classes_)
+    for cls in missing:
+        intercept[cls] = -30.0
+    bundle.sev_coef, bundle.sev_intercept = coef, intercept
+
+    t2 = time.perf_counter()
+    xk = bundle.kind_features([p.norms[i] for i in offensive], p.lex[offensive])
+    kcoef = np.zeros((len(KIND_CODES), xk.shape[1]), np.float32)
+    kint = np.full(len(KIND_CODES), -30.0)
+    for k, code in enumerate(KIND_CODES):
+        yk = np.array([code in examples[i].kinds for i in offensive])
+        if yk.sum() < 3:
+            continue
+        wk = np.array([examples[i].weight for i in offensive])
+        clf = LogisticRegression(C=config.kind_c, max_iter=config.max_iter)
+        clf.fit(xk, yk, sample_weight=wk)
+        kcoef[k], kint[k] = clf.coef_[0], clf.intercept_[0]
+    bundle.kind_coef, bundle.kind_intercept = kcoef, kint
+    log(f"  kind models fitted in {time.perf_counter() - t2:.0f}s")
+    lex_model = LogisticRegression(C=1.0, max_iter=config.max_iter)
+    lex_model.fit(p.lex, y, sample_weight=w)
+    bundle.lex_coef, bundle.lex_intercept = _full(lex_model, p.lex.shape[1])
+    if calib and config.stack:
+        fit_stacker(bundle, calib, config, log)
+    if calib:
+        bundle.temperature = fit_temperature(bundle, calib)
+        log(f"  temperature {bundle.temperature:.2f} (fitted on {len(calib)} calibration texts)")
+    return bundle
+
+
+def _full(model: LogisticRegression, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    coef = np.zeros((4, n_features), np.float32)
+    intercept = np.full(4, -30.0)
+    for j, cls in enumerate(model.classes_):
+        coef[cls] = model.coef_[j]
+        intercept[cls] = model.intercept_[j]
+    return coef, intercept
+
+
+def fit_stacker(bundle: Bundle, calib: Sequence[Example], config: TrainConfig, log) -> None:
+    """Weigh the n-gram model against the lexicon-structure model on held-out text."""
+    p = prepare_all([e.text for e in calib])
+    z1, z2 = bundle.base_logits(p.masked, p.lex)
+    y = np.array([SEVERITIES.index(e.severity) for e in calib])
+    stack = LogisticRegression(C=config.stack_c, max_iter=1000)
+    stack.fit(np.hstack([z1, z2]), y, sample_weight=sample_weights(calib,
+                                                                   config.class_balance_power))
+    bundle.stack_coef, bundle.stack_intercept = _full(stack, 8)
+    log("  stacker weights (rows clean..gross; n-gram logits | lexicon logits):\n" + "\n".join(
+        "    " + " ".join(f"{v:6.2f}" for v in row) for row in bundle.stack_coef))
+
+
+def fit_temperature(bundle: Bundle, calib: Sequence[Example]) -> float:
+    p = prepare_all([e.text for e in calib])
+    z = bundle.severity_logits(p.masked, p.lex)
+    y = np.array([SEVERITIES.index(e.severity) for e in calib])
+    best, best_nll = 1.0, np.inf
+    for t in np.exp(np.linspace(np.log(0.3), np.log(5.0), 60)):
+        prob = softmax(z / t)
+        nll = -np.mean(np.log(prob[np.arange(len(y)), y] + 1e-12))
+        if nll < best_nll:
+            best, best_nll = float(t), nll
+    return best
+
+
+def library_versions() -> dict[str, str]:
+    import platform
+
+    import scipy
+    import sklearn
+    import skops
+
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
+            "skops": skops.__version__}
+
+
+def train_and_save(out, config: TrainConfig = TrainConfig(), log=print) -> dict:
+    """`aupgate model train`: load, dedupe, split, fit, calibrate, evaluate on dev, save."""
+    import datetime as dt
+    from dataclasses import asdict
+
+    from classifiers import modelfile
+    from classifiers.datasets import MAPPING, REAL_SOURCES, load_all
+    from classifiers.evaluate import HOLD_THRESHOLDS, hold_rates, report
+
+    t0 = time.perf_counter()
+    examples, dropped = load_all()
+    log(f"loaded {len(examples)} examples after dedup ({sum(dropped.values())} duplicates "
+        f"dropped) in {time.perf_counter() - t0:.0f}s")
+    train = [e for e in examples if e.split == "train"]
+    calib = [e for e in examples if e.split == "calib"]
+    dev = [e for e in examples if e.split == "dev"]
+    bundle = fit(train, config, calib, log=log)
+    metrics = {}
+    for source in REAL_SOURCES:
+        metrics[source] = report(bundle, [e for e in dev if e.source == source], source)
+    ham_dev = [e for e in dev if e.source == "spamassassin_ham"]
+    metrics["clean_mail_hold"] = hold_rates(bundle, ham_dev, HOLD_THRESHOLDS)
+    sizes: dict[str, dict[str, int]] = {}
+    for e in examples:
+        row = sizes.setdefault(e.source, {})
+        key = f"{e.split}:{e.severity}"
+        row[key] = row.get(key, 0) + 1
+    card = {
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "libraries": library_versions(),
+        "train_config": asdict(config),
+        "mapping": MAPPING,
+        "sizes": sizes,
+        "duplicates_dropped": dropped,
+        "temperature": bundle.temperature,
+        "dev_metrics": metrics,
+        "training_seconds": round(time.perf_counter() - t0),
+        "authored_note": "classifiers/authored/*.jsonl is project-written, train-only, never "
+                         "evaluated on.",
+    }
+    return modelfile.save(bundle, out, card)

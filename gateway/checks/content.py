@@ -1,0 +1,264 @@
+"""The content check: Appendix I scores for what the sender wrote, plus time, volume
+and capacity.
+
+What is scored. The subject and text parts are split (`classifiers.mailtext`) into
+the sender's own words, text they forwarded, and text they quoted from the message
+they replied to. Own words and forwarded text are the sender's responsibility and are
+scored as `content.<severity>.<kind>` findings (`content.gross.racist`,
+`content.serious.bad_language`, `content.mild.chain_letter`); the detail names the
+kind, the part (own words / forwarded) and the words that drove the score. Quoted text
+is not blamed on the replier: if it is offensive it is reported as an INFO finding
+`content.quoted.<severity>` with score 0.
+
+Pupils stricter than staff — both ways, documented here:
+1. Thresholds (this module's Settings): a finding is emitted when the cumulative
+   probability P(severity >= level) reaches the threshold of the strictest audience
+   among the message's recipients (pupil < staff <= external by default). The finding's
+   data records which audience's thresholds applied.
+2. Actions (config/policy.toml): gross is quarantined and alerted for everyone; serious
+   is quarantined for pupils and escalated for staff; mild is tagged.
+
+Time, volume, capacity (Appendix I grades every term by them) are INFO findings with
+score 0: `content.capacity` (message and attachment sizes), `content.volume` (recipient
+count, forward count) and `content.time` (inside or outside the working hours below).
+
+The classifier runs in-process with `asyncio.to_thread`, so it never stalls the loop.
+The model file and its card are checked when the check is built: a model whose card or
+hash does not match stops the gateway at start with a one-line error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from classifiers.inference import Classifier, Result
+from classifiers.mailtext import MailText, from_parts
+from classifiers.modelfile import DEFAULT_MODEL, ModelFileError
+from classifiers.taxonomy import KIND_BY_CODE, SEVERITIES, finding_code
+from classifiers.watch import ModelWatcher
+from gateway.config import ConfigError
+from gateway.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from gateway.envelope import Envelope
+    from gateway.message import Message
+
+NAME = "content"
+
+_LEVELS = ("mild", "serious", "gross")
+_FINDING_SEVERITY = {"gross": Severity.HIGH, "serious": Severity.MEDIUM, "mild": Severity.LOW}
+
+
+class Levels(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mild: float = Field(0.5, gt=0, le=1)
+    serious: float = Field(0.5, gt=0, le=1)
+    gross: float = Field(0.5, gt=0, le=1)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    model: str = ""                      # "" = models/appendix1.skops in the project
+    # Probability thresholds per audience (lower = stricter).
+    # Defaults match classifiers.evaluate.HOLD_THRESHOLDS, whose clean-mail hold rate
+    # the model card reports.
+    pupil: Levels = Levels(mild=0.5, serious=0.7, gross=0.7)
+    staff: Levels = Levels(mild=0.6, serious=0.8, gross=0.8)
+    external: Levels = Levels(mild=0.6, serious=0.8, gross=0.8)
+    # Finding score at probability 1 (the policy's thresholds add scores up).
+    score_gross: float = Field(10.0, ge=0)
+    score_serious: float = Field(5.0, ge=0)
+    score_mild: float = Field(1.0, ge=0)
+    # Kinds reported besides the top one, when at least this likely.
+    extra_kind_probability: float = Field(0.5, gt=0, le=1)
+    max_chars: int = Field(20_000, ge=100)    # of each of own / forwarded / quoted text
+    # Time: working hours in the trust's time zone.
+    timezone: str = "Europe/London"
+    working_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])  # Mon=0
+    working_hours_start: str = "08:00"
+    working_hours_end: str = "18:00"
+    # Capacity / volume: mentioned in the INFO findings' detail when exceeded.
+    large_message_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    many_recipients: int = Field(20, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except Exception:  # noqa: BLE001
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("working_hours_start", "working_hours_end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        try:
+            dt.time.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not HH:MM") from None
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if any(d not in range(7) for d in value):
+            raise ValueError("working days are 0 (Monday) to 6 (Sunday)")
+        return value
+
+
+def build(settings: Settings, services: Any) -> ContentCheck | None:
+    if not settings.enabled:
+        return None
+    path = settings.model or None
+    if path and services is not None and hasattr(services, "config"):
+        path = str(services.config.resolve(path))
+    try:
+        classifier = Classifier.load(path)
+    except ModelFileError as e:
+        raise ConfigError(f"gateway.toml: checks.content.model: {e}") from None
+    check = ContentCheck(settings, classifier)
+    # `aupgate model retrain` / `rollback` replace the file: take the new model between
+    # messages (classifiers.watch), without a restart or a dropped connection.
+    check.watcher = ModelWatcher(path or DEFAULT_MODEL, classifier, Classifier.load)
+    return check
+
+
+class ContentCheck:
+    name = NAME
+
+    def __init__(self, settings: Settings, classifier: Classifier) -> None:
+        self.settings = settings
+        self.classifier = classifier
+        self.watcher: ModelWatcher | None = None
+
+    # -- thresholds ------------------------------------------------------------
+
+    def thresholds_for(self, envelope: Envelope) -> tuple[str, Levels]:
+        audiences = {r.audience.value for r in envelope.recipients} or {"external"}
+        candidates = [(a, getattr(self.settings, a)) for a in ("pupil", "staff", "external")
+                      if a in audiences]
+        return min(candidates, key=lambda c: (c[1].serious, c[1].gross, c[1].mild))
+
+    # -- the check ---------------------------------------------------------------
+
+    async def run(self, message: Message, envelope: Envelope) -> list[Finding]:
+        parts = [(t.kind, t.text) for t in message.text_parts]
+        mail = from_parts(message.subject, parts)
+        audience, levels = self.thresholds_for(envelope)
+        if self.watcher is not None:   # one model for the whole message
+            self.classifier = self.watcher.current()
+        findings = await asyncio.to_thread(self._score, mail, audience, levels,
+                                           self.classifier)
+        findings.extend(self._time_volume_capacity(message, envelope, mail))
+        return findings
+
+    def _score(self, mail: MailText, audience: str, levels: Levels,
+               classifier: Classifier) -> list[Finding]:
+        limit = self.settings.max_chars
+        sections = [(name, text[:limit]) for name, text in
+                    (("own words", mail.own), ("forwarded text", mail.forwarded),
+                     ("quoted text", mail.quoted)) if text.strip()]
+        if not sections:
+            return []
+        results = classifier.score([t for _, t in sections], explain=True)
+        findings: dict[str, Finding] = {}
+        out: list[Finding] = []
+        for (where, _), result in zip(sections, results, strict=True):
+            level = self._level(result, levels)
+            if level is None:
+                continue
+            if where == "quoted text":
+                out.append(Finding(
+                    f"content.quoted.{level}", Severity.INFO, 0.0,
+                    f"Text quoted from the message replied to reads as {level} "
+                    f"({self._kind_names(result, level)}); it is not attributed to the sender",
+                    {"part": where, "probability": round(result.at_least[level], 3),
+                     "words": result.evidence}))
+                continue
+            for finding in self._findings(result, level, where, audience, classifier):
+                prev = findings.get(finding.code)
+                if prev is None or finding.score > prev.score:
+                    findings[finding.code] = finding
+        return list(findings.values()) + out
+
+    def _level(self, result: Result, levels: Levels) -> str | None:
+        level = None
+        for name in _LEVELS:
+            if result.at_least[name] >= getattr(levels, name):
+                level = name
+        return level
+
+    def _kind_names(self, result: Result, level: str) -> str:
+        kinds = self._kinds_at(result, level)
+        return ", ".join(KIND_BY_CODE[k].label for k, _ in kinds)
+
+    def _kinds_at(self, result: Result, level: str) -> list[tuple[str, float]]:
+        ranked = sorted(((k, p) for k, p in result.kinds.items()
+                         if KIND_BY_CODE[k].severity == level), key=lambda kv: -kv[1])
+        top = ranked[:1] + [kv for kv in ranked[1:]
+                            if kv[1] >= self.settings.extra_kind_probability]
+        return top
+
+    def _findings(self, result: Result, level: str, where: str, audience: str,
+                  classifier: Classifier) -> list[Finding]:
+        prob = result.at_least[level]
+        base = getattr(self.settings, f"score_{level}")
+        out = []
+        for kind, kind_prob in self._kinds_at(result, level):
+            label = KIND_BY_CODE[kind].label
+            words = ", ".join(f"'{w}'" for w in result.evidence) or "the text as a whole"
+            out.append(Finding(
+                finding_code(level, kind), _FINDING_SEVERITY[level], round(base * prob, 3),
+                f"Appendix I {level}: {label} in the {where} "
+                f"(p={prob:.2f}, kind p={kind_prob:.2f}); driven by {words}",
+                {"severity": level, "kind": kind, "probability": round(prob, 4),
+                 "kind_probability": round(kind_prob, 4), "part": where,
+                 "words": result.evidence, "thresholds_audience": audience,
+                 "severities": {s: round(result.severities[s], 4) for s in SEVERITIES},
+                 "model": classifier.version}))
+        return out
+
+    # -- time, volume, capacity ---------------------------------------------------
+
+    def _time_volume_capacity(self, message: Message, envelope: Envelope,
+                              mail: MailText) -> list[Finding]:
+        s = self.settings
+        size = len(message.raw)
+        attachments = [{"name": a.filename or a.path, "bytes": a.size}
+                       for a in message.attachments]
+        capacity = Finding(
+            "content.capacity", Severity.INFO, 0.0,
+            f"Message {size} bytes, {len(attachments)} attachment(s) of "
+            f"{sum(a['bytes'] for a in attachments)} bytes"
+            + (" (large)" if size >= s.large_message_bytes else ""),
+            {"message_bytes": size, "attachments": attachments,
+             "large": size >= s.large_message_bytes})
+        n_rcpt = len(envelope.recipients)
+        volume = Finding(
+            "content.volume", Severity.INFO, 0.0,
+            f"{n_rcpt} recipient(s), forwarded {mail.forwards} time(s)"
+            + (" (many recipients)" if n_rcpt >= s.many_recipients else ""),
+            {"recipients": n_rcpt, "forwards": mail.forwards,
+             "many_recipients": n_rcpt >= s.many_recipients})
+        when = envelope.received_at
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        local = when.astimezone(ZoneInfo(s.timezone))
+        start = dt.time.fromisoformat(s.working_hours_start)
+        end = dt.time.fromisoformat(s.working_hours_end)
+        inside = local.weekday() in s.working_days and start <= local.time() < end
+        time_f = Finding(
+            "content.time", Severity.INFO, 0.0,
+            f"Sent {local:%a %H:%M} {s.timezone}, "
+            f"{'inside' if inside else 'outside'} working hours "
+            f"({s.working_hours_start}-{s.working_hours_end})",
+            {"local_time": local.isoformat(timespec="minutes"), "working_hours": inside})
+        return [capacity, volume, time_f]

@@ -1,0 +1,127 @@
+"""The content check: gross content becomes a finding naming the kind, and the policy
+holds it for a pupil; quoted text is not blamed; time, volume and capacity reported."""
+
+from __future__ import annotations
+
+import datetime as dt
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from gateway.checks import content
+from gateway.envelope import Audience, Direction, Envelope, Party
+from gateway.message import Message
+from gateway.policy import Action, Policy
+
+ROOT = Path(__file__).resolve().parents[2]
+RACIST = ("Those filthy niggers are subhuman animals, they should all be sent back or wiped "
+          "out. Pass it on.")
+
+
+def make_raw(subject: str, body: str, html: str | None = None, attach: bytes | None = None) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "someone@outside.example"
+    msg["To"] = "pupil@stchristophers.example"
+    msg["Subject"] = subject
+    msg.set_content(body)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    if attach:
+        msg.add_attachment(attach, maintype="application", subtype="octet-stream",
+                           filename="data.bin")
+    return msg.as_bytes()
+
+
+def envelope(*audiences: Audience, when: dt.datetime | None = None) -> Envelope:
+    rcpts = [Party(f"r{i}@stchristophers.example", a) for i, a in enumerate(audiences)]
+    return Envelope("someone@outside.example", Party("someone@outside.example",
+                    Audience.EXTERNAL), rcpts, "192.0.2.1", "outside.example",
+                    Direction.INBOUND,
+                    received_at=when or dt.datetime(2025, 3, 4, 10, 0, tzinfo=dt.UTC))
+
+
+@pytest.fixture(scope="module")
+def check():
+    return content.build(content.Settings(), None)
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return Policy.load(ROOT / "config" / "policy.toml")
+
+
+async def test_gross_message_is_held_for_a_pupil_and_names_the_kind(check, policy):
+    message = Message.parse(make_raw("you lot", RACIST))
+    env = envelope(Audience.PUPIL, Audience.STAFF)
+    findings = await check.run(message, env)
+    codes = [f.code for f in findings]
+    gross = [f for f in findings if f.code.startswith("content.gross.")]
+    assert gross, codes
+    assert "content.gross.racist" in codes
+    racist = next(f for f in gross if f.code == "content.gross.racist")
+    assert "racist" in racist.detail and racist.score > 0
+    assert racist.data["part"] == "own words"
+    assert racist.data["words"]
+    decisions = {d.audience: d for d in policy.decide(findings, env)}
+    assert decisions[Audience.PUPIL].action == Action.QUARANTINE
+    assert decisions[Audience.PUPIL].alert
+
+
+async def test_clean_message_has_only_info_findings(check, policy):
+    message = Message.parse(make_raw(
+        "Year 8 RE trip", "The Year 8 RE trip to the mosque and the synagogue is on Friday. "
+        "Muslim and Jewish parents have kindly offered to help. Please bring a packed lunch."))
+    env = envelope(Audience.PUPIL)
+    findings = await check.run(message, env)
+    assert {f.code for f in findings} == {"content.capacity", "content.volume", "content.time"}
+    assert all(f.score == 0 for f in findings)
+    assert policy.decide(findings, env)[0].action == Action.DELIVER
+
+
+async def test_quoted_reply_is_not_blamed_on_the_replier(check):
+    body = ("I'm sorry you received this. I have passed it to the safeguarding lead.\n\n"
+            f"On Tue, 4 Mar 2025, someone <x@y.example> wrote:\n> {RACIST}\n")
+    findings = await check.run(Message.parse(make_raw("Re: you lot", body)),
+                               envelope(Audience.STAFF))
+    codes = {f.code for f in findings}
+    assert not any(c.startswith(("content.gross.", "content.serious.")) for c in codes), codes
+    quoted = [f for f in findings if f.code.startswith("content.quoted.")]
+    assert quoted and all(f.score == 0 for f in quoted)
+
+
+async def test_html_only_body_is_read(check):
+    raw = make_raw("hi", "", html=f"<html><body><p>{RACIST}</p></body></html>")
+    msg = Message.parse(raw)
+    msg.text_parts = [t for t in msg.text_parts if t.kind == "html"]
+    findings = await check.run(msg, envelope(Audience.PUPIL))
+    assert any(f.code.startswith("content.gross.") for f in findings)
+
+
+async def test_time_volume_capacity(check):
+    raw = make_raw("Fwd: Fwd: news", "see below", attach=b"x" * 5000)
+    evening = dt.datetime(2025, 3, 4, 21, 30, tzinfo=dt.UTC)
+    findings = await check.run(Message.parse(raw),
+                               envelope(*[Audience.STAFF] * 3, when=evening))
+    by = {f.code: f for f in findings}
+    assert by["content.volume"].data == {"recipients": 3, "forwards": 2,
+                                         "many_recipients": False}
+    assert by["content.capacity"].data["attachments"][0]["bytes"] == 5000
+    assert by["content.capacity"].data["message_bytes"] == len(raw)
+    assert by["content.time"].data["working_hours"] is False
+    inside = await check.run(Message.parse(raw), envelope(Audience.STAFF))
+    assert {f.code: f for f in inside}["content.time"].data["working_hours"] is True
+
+
+def test_pupil_thresholds_are_the_strictest(check):
+    aud, levels = check.thresholds_for(envelope(Audience.STAFF, Audience.PUPIL))
+    assert aud == "pupil" and levels.serious < content.Settings().staff.serious
+    aud, _ = check.thresholds_for(envelope(Audience.STAFF))
+    assert aud == "staff"
+
+
+def test_bad_model_path_stops_the_gateway(tmp_path):
+    from gateway.config import ConfigError
+
+    with pytest.raises(ConfigError, match="checks.content.model"):
+        content.build(content.Settings(model=str(tmp_path / "nope.skops")), None)
