@@ -134,7 +134,8 @@ def test_forward_as_attachment_becomes_a_report_on_the_delivered_copy(gateway, s
 
 
 def test_arf_report_is_linked_to_the_held_copy(gateway_factory, sink, store_url):
-    gw = gateway_factory(**{"allowlist.unapproved_sender_to_pupil": "hold"})
+    gw = gateway_factory(**{"allowlist.unapproved_sender_to_pupil": "hold",
+                            "checks.content.enabled": False})   # a faster start
     msg = dated(make_message("stranger@example.net", [PUPIL, STAFF], subject="Meet me",
                              body="Don't tell your parents.\n"))
     with gw.smtp() as client:
@@ -160,12 +161,16 @@ def test_inline_forward_is_linked_by_sender_date_and_subject(gateway, sink, stor
 
     # a message the gateway never saw: the forwarded copy, marked as such
     unseen = dated(make_message("someone@example.com", [STAFF], subject="Never passed here",
-                                body="Rude words.\n"))
+                                body="You are a fucking useless idiot and everyone hates "
+                                     "you.\n"))
     with gateway.smtp(TRUSTED_IP) as client:
         client.send_message(as_inline_outlook(STAFF, unseen, "Got this on my phone"))
     _, other = reports(store_url)
     assert other.source == "forwarded" and not other.authentic and other.trace_id is None
-    assert b"Rude words." in other.raw and b"X-Aupgate-Forwarded-Copy" in other.raw
+    assert b"useless idiot" in other.raw and b"X-Aupgate-Forwarded-Copy" in other.raw
+    # run through the checks and the classifier like live mail
+    assert other.severity in ("serious", "gross") and other.category == "content"
+    assert any(f["code"].startswith(f"content.{other.severity}.") for f in other.findings)
 
 
 REFUSED = [
@@ -176,7 +181,8 @@ REFUSED = [
 ]
 
 
-def test_reports_from_anyone_but_staff_are_refused(gateway, sink, store_url):
+def test_reports_from_anyone_but_staff_are_refused(gateway_factory, sink, store_url):
+    gateway = gateway_factory(**{"checks.content.enabled": False})
     for sender, source_ip, why in REFUSED:
         report_mail = as_attachment(sender, make_message("x@example.org", [STAFF]).as_bytes(),
                                     "spam")
