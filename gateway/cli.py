@@ -162,10 +162,16 @@ async def _start_web(config: GatewayConfig, store):
     except ModuleNotFoundError:
         return None
     try:
-        return await start_web(config.web, store, retention_days=config.store.retention_days,
-                               local_domains=config.relay.local_domains)
+        web = await start_web(config.web, store, retention_days=config.store.retention_days,
+                              local_domains=config.relay.local_domains)
     except WebConfigError as e:
         raise ConfigError(str(e)) from None
+    if web is not None:   # the staff upload page's limit, from [reports]
+        from gateway.reports.settings import reports_settings
+
+        web.server.config.app.state.report_max_upload = \
+            reports_settings(config).max_upload_bytes
+    return web
 
 
 def cmd_demo(args) -> int:

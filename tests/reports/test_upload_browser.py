@@ -83,6 +83,15 @@ def test_staff_upload_reaches_the_reviewers_queue_and_is_labelled(web_env, new_p
     assert "Other" not in page.inner_text("#my-reports")
     screenshot(page, "report-upload")
 
+    # an upload over the limit is refused before it is read; one without its token too
+    csrf = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    big = {"name": "big.eml", "mimeType": "message/rfc822",
+           "buffer": b"Subject: big\r\n\r\n" + b"x" * (11 * 1024 * 1024)}
+    assert page.request.post("/reports/upload", multipart={
+        "csrf_token": csrf, "message": big}).status == 413
+    small = {"name": "a.eml", "mimeType": "message/rfc822", "buffer": saved}
+    assert page.request.post("/reports/upload", multipart={"message": small}).status == 403
+
     # staff: another's report does not exist for them; the reviewers' queue is not theirs
     assert page.goto(f"/reports/{other.id}").status == 404
     page.goto("/reports")
