@@ -97,8 +97,10 @@ def test_staff_upload_reaches_the_reviewers_queue_and_is_labelled(web_env, new_p
     page.goto("/reports")
     assert page.url.endswith("/reports/mine")
 
-    reviewer = login(new_page(), REVIEWER, next_path="/reports")
-    reviewer.goto("/reports")
+    reviewer = login(new_page(), REVIEWER, next_path="/queue")
+    reviewer.goto("/queue")   # the quarantine queue says reports are waiting, and links them
+    reviewer.locator("#reports-waiting").click()
+    reviewer.wait_for_url("**/reports")
     row = reviewer.locator("#reports tr", has_text="You will regret it")
     text = re.sub(r"\s+", " ", row.inner_text())
     assert STAFF in text and "Sent to me on Friday night." in text

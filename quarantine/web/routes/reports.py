@@ -16,7 +16,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from quarantine.store import audit
@@ -81,6 +81,18 @@ async def queue(request: Request, who: auth.AnyUserDep):
         await audit.append(session, actor=who.username, action="reports.view",
                            client=who.client, detail={"status": status, "shown": len(rows)})
     return page(request, "reports.html", rows=rows, status=status, summary=_summary)
+
+
+@router.get("/reports/waiting")
+async def waiting(request: Request, who: auth.ReaderDep):
+    """A line for the quarantine queue: how many staff reports wait for a reviewer."""
+    from sqlalchemy import func
+
+    async with request.app.state.store.session() as session:
+        n = await session.scalar(select(func.count()).select_from(Report).where(
+            Report.status.in_(("new", "pending"))))
+    return HTMLResponse(f'<a href="/reports" id="reports-waiting"><strong>{int(n)}</strong> '
+                        f'staff report{"" if n == 1 else "s"} waiting</a>' if n else "")
 
 
 @router.get("/reports/mine")
