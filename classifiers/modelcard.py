@@ -26,7 +26,7 @@ def _source_table(metrics: dict) -> list[str]:
 
 
 def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
-                   bias_file: Path | None = None) -> None:
+                   bias_file: Path | None = None, loso_note: str = "") -> None:
     m = card["dev_metrics"]
     lines = [
         "# Model card: Appendix I content classifier",
@@ -108,6 +108,7 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
     if loso_file and loso_file.exists():
         loso = json.loads(loso_file.read_text())
         lines += ["### Leave one source out (trained on the others, tested on all of it)", "",
+                  *([loso_note, ""] if loso_note else []),
                   *_source_table({k: v for k, v in loso.items() if "binary_offensive" in v})]
         if "clean_mail_hold_left_out" in loso:
             h = loso["clean_mail_hold_left_out"]

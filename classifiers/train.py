@@ -31,7 +31,7 @@ class TrainConfig:
     lex_scale: float = 1.0
     max_iter: int = 300
     stack: bool = True
-    drop_group_ngrams: bool = False
+    drop_group_ngrams: bool = True
     stack_c: float = 1.0
 
 
