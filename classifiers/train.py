@@ -31,6 +31,7 @@ class TrainConfig:
     lex_scale: float = 1.0
     max_iter: int = 300
     stack: bool = True
+    drop_group_ngrams: bool = True
     stack_c: float = 1.0
 
 
@@ -49,9 +50,12 @@ def prepare_all(texts: Sequence[str]) -> Prepared:
     return Prepared(list(texts), norms, [p[1] for p in pairs], lex)
 
 
-def _drop_placeholder(vec: TfidfVectorizer, docs: list[str]) -> TfidfVectorizer:
-    """Refit with a vocabulary without the bare placeholder: naming a group is no evidence."""
-    vocab = [t for t in vec.vocabulary_ if t != PLACEHOLDER]
+def _drop_placeholder(vec: TfidfVectorizer, docs: list[str],
+                      all_group_ngrams: bool = False) -> TfidfVectorizer:
+    """Refit with a vocabulary without the bare placeholder: naming a group is no evidence.
+    With `all_group_ngrams`, no n-gram that contains it either ("the xidx", "xidx are")."""
+    vocab = [t for t in vec.vocabulary_ if t != PLACEHOLDER
+             and not (all_group_ngrams and PLACEHOLDER in t.split())]
     if len(vocab) == len(vec.vocabulary_):
         return vec
     params = vec.get_params()
@@ -87,7 +91,7 @@ def _fit(examples: Sequence[Example], config: TrainConfig, calib: Sequence[Examp
     word = TfidfVectorizer(ngram_range=(1, 2), min_df=3, max_features=config.word_max_features,
                            sublinear_tf=True, token_pattern=r"(?u)\b\w+\b", dtype=np.float32)
     word.fit(p.masked)
-    word = _drop_placeholder(word, p.masked)
+    word = _drop_placeholder(word, p.masked, config.drop_group_ngrams)
     char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=5,
                            max_features=config.char_max_features, sublinear_tf=True,
                            dtype=np.float32)

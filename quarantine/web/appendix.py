@@ -1,12 +1,14 @@
 """The policy's Appendix I (classification) and Appendix II (factors before a sanction).
 
-`appendix_i` is the ONE place the web app looks up an Appendix I term, rating and
-sanction. When `classifiers/taxonomy.py` lands, point this function at it.
+Appendix I's terms, ratings and sanctions come from `classifiers/taxonomy.py`, the one
+place the project holds them; `appendix_i` shapes them for the review screens.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from classifiers.taxonomy import KIND_BY_CODE, TERM_BY_SEVERITY
 
 SEVERITIES = ("gross", "serious", "mild")
 
@@ -20,27 +22,6 @@ class AppendixI:
     sanction: str
 
 
-_APPENDIX_I = {
-    "gross": AppendixI(
-        "gross", "Gross",
-        "Offensive material of the following nature: sexually explicit or suggestive, usually "
-        "in picture format; racist homophobic; ridiculing religion, disability, sexual "
-        "orientation or politics; ridiculing/demeaning individuals; inciting cruelty or "
-        "illegal activity. Material intended for the purpose of radicalisation.",
-        "Gross Misconduct", "Dismissal"),
-    "serious": AppendixI(
-        "serious", "Serious",
-        "Offensive material of the following nature: sexually orientated; bad and offensive "
-        "language; politically aggravating; ageism; showing violence or nudity.",
-        "Serious Misconduct/ Misconduct", "Final written warning / written warning"),
-    "mild": AppendixI(
-        "mild", "Mild and Non-offensive",
-        "Material of the following nature: jokes/short stories with minor references to "
-        "material of a sexist nature or in bad taste; jokes/stories etc. of a non-offensive "
-        "nature (that is, not gross, serious or mild); light hearted material; cute animal "
-        "pictures.",
-        "Misconduct", "Written warning / verbal warning / informal process"),
-}
 _NOT_CONTENT = AppendixI("", "Not classified",
                          "Held for a reason outside Appendix I (attachment, sender, allowlist).",
                          "—", "—")
@@ -48,7 +29,11 @@ _NOT_CONTENT = AppendixI("", "Not classified",
 
 def appendix_i(severity: str) -> AppendixI:
     """Appendix I's term, meaning, rating and suggested sanction for a severity."""
-    return _APPENDIX_I.get((severity or "").lower(), _NOT_CONTENT)
+    term = TERM_BY_SEVERITY.get((severity or "").lower())
+    if term is None or term.severity == "clean":
+        return _NOT_CONTENT
+    meaning = term.meaning.removeprefix("Time Volume Capacity ").strip()
+    return AppendixI(term.severity, term.term, meaning, term.rating, term.sanction)
 
 
 def content_kinds(findings: list[dict]) -> list[str]:
@@ -56,8 +41,11 @@ def content_kinds(findings: list[dict]) -> list[str]:
     kinds = []
     for f in findings:
         parts = str(f.get("code", "")).split(".")
-        if parts[0] == "content" and len(parts) >= 3 and parts[2] not in kinds:
-            kinds.append(parts[2].replace("_", " "))
+        if parts[0] == "content" and len(parts) >= 3:
+            kind = KIND_BY_CODE.get(parts[2])
+            label = kind.label if kind else parts[2].replace("_", " ")
+            if label not in kinds:
+                kinds.append(label)
     return kinds
 
 
