@@ -82,3 +82,21 @@ def test_staff_name_from_a_personal_address_to_a_pupil_is_held_and_alerted(
     assert held.kind == "quarantine" and held.category == "safeguarding"
     assert held.rcpt_tos == [PUPIL_WITH_GRANDAD]
     assert wait_until(lambda: any(t.verdict == "held" for t in traces(store_url)))
+
+
+def test_gross_content_to_a_pupil_is_held_and_the_findings_name_the_kind(
+        gateway_factory, sink, store_url):
+    from tests.classifiers.test_content_check import RACIST  # one copy of the hateful text
+
+    gw = gateway_factory()
+    msg = make_message("grandad.cole@example.net", [PUPIL_WITH_GRANDAD], subject="hi",
+                       body=RACIST + "\n")
+    with gw.smtp() as client:
+        assert client.send_message(msg) == {}
+    [held] = held_messages(store_url)
+    assert held.rcpt_tos == [PUPIL_WITH_GRANDAD]
+    assert held.category == "content" and held.severity == "gross"
+    codes = {f["code"] for f in held.findings}
+    assert "content.gross.racist" in codes
+    # The reviewers were alerted; the pupil got nothing.
+    assert all(msg["Message-ID"].encode() not in m for m in sink.wait_for(1))
