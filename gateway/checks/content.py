@@ -12,9 +12,10 @@ is not blamed on the replier: if it is offensive it is reported as an INFO findi
 
 Pupils stricter than staff — both ways, documented here:
 1. Thresholds (this module's Settings): a finding is emitted when the cumulative
-   probability P(severity >= level) reaches the threshold of the strictest audience
-   among the message's recipients (pupil < staff <= external by default). The finding's
-   data records which audience's thresholds applied.
+   probability P(severity >= level) reaches the threshold of a recipient's audience
+   (pupil < staff <= external by default). The text is classified once; each audience
+   among the recipients is judged at its own thresholds, and a finding only some
+   audiences get names their recipients. The finding's data records the audience.
 2. Actions (config/policy.toml): gross is quarantined and alerted for everyone; serious
    is quarantined for pupils and escalated for staff; mild is tagged.
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -152,16 +154,15 @@ class ContentCheck:
     async def run(self, message: Message, envelope: Envelope) -> list[Finding]:
         parts = [(t.kind, t.text) for t in message.text_parts]
         mail = from_parts(message.subject, parts)
-        audience, levels = self.thresholds_for(envelope)
         if self.watcher is not None:   # one model for the whole message
             self.classifier = self.watcher.current()
-        findings = await asyncio.to_thread(self._score, mail, audience, levels,
-                                           self.classifier)
+        scored = await asyncio.to_thread(self._classify, mail, self.classifier)
+        findings = self._per_audience(scored, envelope, self.classifier)
         findings.extend(self._time_volume_capacity(message, envelope, mail))
         return findings
 
-    def _score(self, mail: MailText, audience: str, levels: Levels,
-               classifier: Classifier) -> list[Finding]:
+    def _classify(self, mail: MailText, classifier: Classifier) -> list[tuple[str, Result]]:
+        """The text classified once: (where, result) for own words, forwarded, quoted."""
         limit = self.settings.max_chars
         sections = [(name, text[:limit]) for name, text in
                     (("own words", mail.own), ("forwarded text", mail.forwarded),
@@ -169,9 +170,36 @@ class ContentCheck:
         if not sections:
             return []
         results = classifier.score([t for _, t in sections], explain=True)
+        return [(where, r) for (where, _), r in zip(sections, results, strict=True)]
+
+    def _per_audience(self, scored: list[tuple[str, Result]], envelope: Envelope,
+                      classifier: Classifier) -> list[Finding]:
+        """Findings at each recipient audience's own thresholds: a staff member copied on
+        a pupil's mail is not judged by the pupil's stricter ones. A finding every
+        audience gets concerns the whole message; otherwise only that audience's recipients."""
+        groups: dict[str, list[str]] = {}
+        for r in envelope.recipients:
+            groups.setdefault(r.audience.value, []).append(r.address.lower())
+        if not groups:
+            groups = {"external": []}
+        per = {aud: self._score(scored, aud, getattr(self.settings, aud), classifier)
+               for aud in groups}
+        everywhere = set.intersection(*({f.code for f in fs} for fs in per.values()))
+        out: dict[str, Finding] = {}
+        for aud, found in per.items():
+            for f in found:
+                if f.code in everywhere:
+                    if f.code not in out or f.score > out[f.code].score:
+                        out[f.code] = f
+                else:
+                    out[f"{aud}:{f.code}"] = replace(f, recipients=tuple(groups[aud]))
+        return list(out.values())
+
+    def _score(self, scored: list[tuple[str, Result]], audience: str, levels: Levels,
+               classifier: Classifier) -> list[Finding]:
         findings: dict[str, Finding] = {}
         out: list[Finding] = []
-        for (where, _), result in zip(sections, results, strict=True):
+        for where, result in scored:
             level = self._level(result, levels)
             if level is None:
                 continue

@@ -125,3 +125,17 @@ def test_bad_model_path_stops_the_gateway(tmp_path):
 
     with pytest.raises(ConfigError, match="checks.content.model"):
         content.build(content.Settings(model=str(tmp_path / "nope.skops")), None)
+
+
+async def test_each_audience_is_judged_by_its_own_thresholds(policy):
+    # Margins wide enough that a retrained model still falls between them.
+    strict = content.build(content.Settings(
+        pupil=content.Levels(mild=0.3, serious=0.5, gross=0.5),
+        staff=content.Levels(mild=0.999, serious=0.999, gross=0.999)), None)
+    env = envelope(Audience.PUPIL, Audience.STAFF)
+    pupil, staff = (r.address for r in env.recipients)
+    findings = await strict.run(Message.parse(make_raw("hi", "go to hell\n")), env)
+    offensive = [f for f in findings if f.code.startswith(("content.serious.", "content.gross."))]
+    assert offensive and all(f.recipients == (pupil,) for f in offensive)
+    by_rcpt = {d.recipient: d.action for d in policy.decide(findings, env)}
+    assert by_rcpt[pupil] is Action.QUARANTINE and by_rcpt[staff] is Action.DELIVER
