@@ -113,6 +113,23 @@ def toml_value(value) -> str:
     raise TypeError(value)
 
 
+def kill_process(process: subprocess.Popen | None) -> None:
+    """SIGKILL: no clean-up of any kind, as in a crash or an OOM kill."""
+    if process and process.poll() is None:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+
+def stop_process(process: subprocess.Popen | None, grace: float = 10.0) -> None:
+    """SIGTERM, and SIGKILL if the process has not gone after `grace` seconds."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            kill_process(process)
+
+
 class ManagedProcess:
     def __init__(self, cmd: list[str], port: int, cwd: Path, log: Path) -> None:
         self.cmd, self.port, self.cwd, self.log_path = cmd, port, cwd, log
@@ -131,18 +148,10 @@ class ManagedProcess:
             raise RuntimeError(f"{self.cmd} did not start:\n{self.log()}") from None
 
     def kill(self) -> None:
-        """SIGKILL: no clean-up of any kind, as in a crash or an OOM kill."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
+        kill_process(self.process)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process(self.process)
         if getattr(self, "_log", None):
             self._log.close()
 

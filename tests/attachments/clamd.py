@@ -19,11 +19,12 @@ import asyncio
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+from tests.support import kill_process, stop_process
 
 CLAMD = shutil.which("clamd") or "/usr/sbin/clamd"
 SIGTOOL = shutil.which("sigtool") or "/usr/bin/sigtool"
@@ -140,18 +141,10 @@ class Clamd:
 
     def kill(self) -> None:
         """SIGKILL: the scanner dies with no goodbye, as it would on an OOM kill."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
+        kill_process(self.process)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process)
         self.process = None
 
     def __enter__(self) -> Clamd:
