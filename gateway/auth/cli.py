@@ -44,13 +44,3 @@ def handler(args: argparse.Namespace) -> int:
     print(f'; key_file = "{path.resolve()}"')
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="aupgate")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
