@@ -13,6 +13,7 @@ Slurs are not names of groups and stay visible in both.
 from __future__ import annotations
 
 import re
+from itertools import repeat
 
 import numpy as np
 
@@ -66,44 +67,76 @@ LEX_NAMES = ("profanity", "slur", "sexual", "threat", "dehumanising", "profanity
              "exclusion", "counter_speech", "shouting")
 
 
+def _mask_word(match: re.Match) -> str:
+    return PLACEHOLDER if match.group(0) in IDENTITY_TERMS else match.group(0)
+
+
 def mask_groups(norm: str) -> str:
     norm = _MULTIWORD.sub(PLACEHOLDER, norm)
-    return _WORD.sub(lambda m: PLACEHOLDER if m.group(0) in IDENTITY_TERMS else m.group(0),
-                     norm)
+    if IDENTITY_TERMS.keys().isdisjoint(_WORD.findall(norm)):
+        return norm         # most mail names no group: skip the per-word substitution
+    return _WORD.sub(_mask_word, norm)
 
 
 def char_view(masked: str) -> str:
     return masked.replace(PLACEHOLDER, " ")
 
 
+# What each lexicon word is, as bits: most words of a mail are none of these, so the
+# counting below visits only the few that are.
+_PROF, _SLUR, _SEX, _THR, _DEH, _ATTACK, _PROT, _GEND, _YOU, _NEG = (1 << i for i in range(10))
+_FLAGS: dict[str, int] = {}
+for _bit, _words in ((_PROF, _PROFANITY), (_SLUR, SLURS), (_SEX, _SEXUAL), (_THR, _THREAT),
+                     (_DEH, _DEHUM), (_ATTACK, _NEGATIVE | _DEHUM | _THREAT | _HATE_VERBS),
+                     (_PROT, _PROTECTED), (_GEND, _GENDER), (_YOU, _SECOND), (_NEG, _NEGATION)):
+    for _w in _words:
+        _FLAGS[_w] = _FLAGS.get(_w, 0) | _bit
+
+
+_NOT_LOWER = {c: None for c in range(128) if not chr(c).islower()}
+_NOT_UPPER = {c: None for c in range(128) if not chr(c).isupper()}
+
+
+def shouting_ratio(raw: str) -> float:
+    """The share of letters in capitals (0 for fewer than 21 letters)."""
+    if raw.isascii():     # str.translate counts in C; the general path is per letter
+        upper = len(raw.translate(_NOT_UPPER))
+        n_letters = upper + len(raw.translate(_NOT_LOWER))
+    else:
+        letters = _LETTERS.findall(raw)
+        upper, n_letters = sum(map(str.isupper, letters)), len(letters)
+    return upper / n_letters if n_letters > 20 else 0.0
+
+
 def lexicon_counts(norm: str, raw: str = "") -> np.ndarray:
     """Counts of words and of structures (an attack word near the name of a group)."""
     words = _WORD.findall(norm)
     n = len(words) or 1
-    prof = slur = sex = threat = dehum = pyou = tyou = attack = negated = gender = 0
-    protected_at = [i for i, w in enumerate(words) if w in _PROTECTED]
-    gender_at = [i for i, w in enumerate(words) if w in _GENDER]
-    you_at = [i for i, w in enumerate(words) if w in _SECOND]
+    flags = np.fromiter(map(_FLAGS.get, words, repeat(0)), np.int64, len(words))
+    marked = np.flatnonzero(flags).tolist()
+    flag = flags.tolist() if marked else []
+    protected_at = [i for i in marked if flag[i] & _PROT]
+    gender_at = [i for i in marked if flag[i] & _GEND]
+    you_at = [i for i in marked if flag[i] & _YOU]
 
     def near(i: int, positions: list[int]) -> bool:
-        return any(0 < i - j <= 4 or 0 < j - i <= 4 for j in positions)
+        return any(0 < abs(i - j) <= 4 for j in positions)
 
-    for i, w in enumerate(words):
-        if w in _PROFANITY:
+    prof = slur = sex = threat = dehum = pyou = tyou = attack = negated = gender = 0
+    for i in marked:
+        f = flag[i]
+        if f & _PROF:
             prof += 1
             pyou += near(i, you_at)
-        if w in SLURS:
-            slur += 1
-        if w in _SEXUAL:
-            sex += 1
-        if w in _THREAT:
+        slur += bool(f & _SLUR)
+        sex += bool(f & _SEX)
+        if f & _THR:
             threat += 1
             tyou += near(i, you_at)
-        if w in _DEHUM:
-            dehum += 1
-        if w in _NEGATIVE or w in _DEHUM or w in _THREAT or w in _HATE_VERBS:
+        dehum += bool(f & _DEH)
+        if f & _ATTACK:
             if protected_at and near(i, protected_at):
-                if any(x in _NEGATION for x in words[max(0, i - 3):i]):
+                if any(flag[j] & _NEG for j in range(max(0, i - 3), i)):
                     negated += 1
                 else:
                     attack += 1
@@ -113,8 +146,7 @@ def lexicon_counts(norm: str, raw: str = "") -> np.ndarray:
     if protected_at:
         grp = " ".join("grp" if w in _PROTECTED else w for w in words)
         exclusion = len(_EXCLUSION.findall(grp))
-    letters = _LETTERS.findall(raw)
-    shouting = (sum(map(str.isupper, letters)) / len(letters)) if len(letters) > 20 else 0.0
+    shouting = shouting_ratio(raw)
     counts = np.array([prof, slur, sex, threat, dehum, pyou, tyou, attack, negated, gender,
                        exclusion, len(_COUNTER.findall(norm))], dtype=np.float64)
     # log-scaled and lightly length-normalised so a long mail with one word is not a tweet

@@ -103,6 +103,19 @@ class Split:
     forwards: int = 0
 
 
+def _starts_quote(stripped: str, nxt: str) -> bool:
+    """Is this line (with the next) an attribution or an original-message header? The
+    cheap string tests go first: most lines of a mail are none of these."""
+    lower = stripped.lower()
+    return bool(
+        (lower.startswith("--") and _ORIGINAL.match(stripped))
+        or (lower.endswith(":") and not lower.startswith(">") and _ATTRIBUTION.match(stripped))
+        or (lower.startswith("on ") and nxt.endswith(":")
+            and _ATTRIBUTION.match(f"{stripped} {nxt}"))
+        or (lower.startswith("from:") and _OUTLOOK.match(stripped)
+            and _OUTLOOK_NEXT.match(nxt)))
+
+
 def split_reply(text: str, into: Split | None = None) -> Split:
     """Sort the lines of a plain-text body into own, quoted and forwarded."""
     out = into or Split()
@@ -118,11 +131,7 @@ def split_reply(text: str, into: Split | None = None) -> Split:
             out.forwards += 1
             i += 1
             continue
-        if mode != "forwarded" and (
-                _ORIGINAL.match(stripped)
-                or (_ATTRIBUTION.match(stripped) and not stripped.startswith(">"))
-                or (_ATTRIBUTION.match(f"{stripped} {nxt}") and stripped.lower().startswith("on "))
-                or (_OUTLOOK.match(stripped) and _OUTLOOK_NEXT.match(nxt))):
+        if mode != "forwarded" and _starts_quote(stripped, nxt):
             # Everything after an attribution is the message replied to, unless the
             # replier writes between quoted lines (inline reply): those stay their own.
             rest = lines[i + 1:]

@@ -25,3 +25,20 @@ def test_fast_tfidf_matches_sklearn(classifier):
         for _ in range(2):          # second pass reads the per-word cache
             got = fast.transform(docs).toarray()
             np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=name)
+
+
+def test_scoring_by_gather_matches_the_sparse_product(classifier):
+    """Scoring reads the weight rows a text uses instead of building sparse matrices;
+    the logits must be those of the feature matrix the model was trained on."""
+    from classifiers.features import lexicon_counts
+
+    bundle = classifier.bundle
+    prepared = [prepare(t) for t in TEXTS]
+    norms, masked = [n for n, _ in prepared], [m for _, m in prepared]
+    lex = np.vstack([lexicon_counts(n, t) for n, t in zip(norms, TEXTS, strict=True)])
+    sparse = np.asarray(bundle.severity_features(masked, lex) @ bundle.sev_coef.T)
+    np.testing.assert_allclose(bundle.base_logits(masked, lex)[0],
+                               sparse + bundle.sev_intercept, atol=1e-4)
+    sparse_kind = np.asarray(bundle.kind_features(norms, lex) @ bundle.kind_coef.T)
+    np.testing.assert_allclose(bundle.kind_logits(norms, lex),
+                               sparse_kind + bundle.kind_intercept, atol=1e-4)
