@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import os
 import statistics
 import sys
 import tempfile
@@ -47,6 +48,36 @@ def load_corpus(limit: int) -> list[bytes]:
         # Corpus files use bare LF; an MTA sends CRLF, so do the same.
         out.append(raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
     return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live descendants (gateway workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return total
+
+
+def measured(port: int, corpus: list[bytes], sessions: int, total: int,
+             processes: dict[str, int]) -> dict:
+    """`drive`, plus the CPU each process spent on it: on a 2-core machine the client and
+    the sink compete with the gateway, and this says how much."""
+    before = {name: tree_cpu_seconds(pid) for name, pid in processes.items()}
+    client_before = time.process_time()
+    result = asyncio.run(drive(port, corpus, sessions, total))
+    cpu = {name: tree_cpu_seconds(pid) - before[name] for name, pid in processes.items()}
+    cpu["client"] = time.process_time() - client_before
+    result["cpu_ms_per_msg"] = {k: v * 1000 / max(1, result["sent"]) for k, v in cpu.items()}
+    result["cores_busy"] = sum(cpu.values()) / result["seconds"]
+    return result
 
 
 async def session(port: int, messages: list[bytes], latencies: list[float],
@@ -114,11 +145,12 @@ def main() -> int:
             asyncio.run(drive(sink.port, corpus, args.sessions, args.sessions * 5))  # warm-up
             asyncio.run(drive(port, corpus, args.sessions, args.sessions * 5))
             # One session: the latency a single message sees, with nothing queued ahead.
-            direct1 = asyncio.run(drive(sink.port, corpus, 1, args.messages // 4))
-            through1 = asyncio.run(drive(port, corpus, 1, args.messages // 4))
+            procs = {"gateway": gateway.process.pid, "sink": sink.process.pid}
+            direct1 = measured(sink.port, corpus, 1, args.messages // 4, procs)
+            through1 = measured(port, corpus, 1, args.messages // 4, procs)
             # N sessions: throughput, and latency that now includes waiting for the CPU.
-            direct = asyncio.run(drive(sink.port, corpus, args.sessions, args.messages))
-            through = asyncio.run(drive(port, corpus, args.sessions, args.messages))
+            direct = measured(sink.port, corpus, args.sessions, args.messages, procs)
+            through = measured(port, corpus, args.sessions, args.messages, procs)
         finally:
             gateway.stop()
             sink.stop()
@@ -140,6 +172,12 @@ def main() -> int:
     for n, base, r in ((1, direct1, through1), (args.sessions, direct, through)):
         print(f"| added by aupgate | {n} | | {r['p50'] - base['p50']:+.1f} | "
               f"{r['p99'] - base['p99']:+.1f} | |")
+    print("\n| path | sessions | CPU ms/msg: gateway | sink | client | cores busy |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, n, r in rows:
+        c = r["cpu_ms_per_msg"]
+        print(f"| {name} | {n} | {c['gateway']:.1f} | {c['sink']:.1f} | {c['client']:.1f} | "
+              f"{r['cores_busy']:.2f} |")
     for r in (direct1, through1, direct, through):
         for f in r["failures"]:
             print(f"  failure: {f}", file=sys.stderr)
