@@ -19,15 +19,20 @@ import hashlib
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import skops.io as sio
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classifiers.features import LEX_NAMES
 from classifiers.model import Bundle
 from classifiers.taxonomy import KIND_CODES, SEVERITIES
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+# skops and scikit-learn are imported where a model is read or written, not at import:
+# every `aupgate` command imports this module for its paths, and skops pulls in
+# scikit-learn's array-API shims, which import PyTorch whenever it is installed (seconds).
 
 FORMAT_VERSION = 1
 TRUSTED_TYPES: frozenset[str] = frozenset({
@@ -63,6 +68,8 @@ def _pack_vectorizer(vec: TfidfVectorizer) -> dict[str, Any]:
 
 
 def _unpack_vectorizer(d: dict[str, Any]) -> TfidfVectorizer:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     terms = d["terms"].split(_SEP) if d["terms"] else []
     vec = TfidfVectorizer(analyzer=d["analyzer"], ngram_range=tuple(d["ngram_range"]),
                           token_pattern=d["token_pattern"], sublinear_tf=d["sublinear_tf"],
@@ -135,6 +142,8 @@ def save(bundle: Bundle, path: Path, card: dict[str, Any]) -> dict[str, Any]:
     """Write the skops file and its card; returns the card as written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    import skops.io as sio
+
     sio.dump(pack(bundle), path, compression=zipfile.ZIP_DEFLATED)
     card = dict(card)
     card.update(format_version=FORMAT_VERSION, model_file=path.name, sha256=sha256_of(path),
@@ -172,6 +181,8 @@ def load(path: Path | str | None = None) -> tuple[Bundle, dict[str, Any]]:
         raise ModelFileError(f"{path}: trained for a different Appendix I taxonomy")
     if card.get("lexicon_features") != list(LEX_NAMES):
         raise ModelFileError(f"{path}: trained with different lexicon features; retrain it")
+    import skops.io as sio
+
     try:
         types = _schema_types(path) | set(sio.get_untrusted_types(file=path))
     except Exception as e:  # noqa: BLE001 - a corrupt zip or schema
