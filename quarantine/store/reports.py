@@ -34,10 +34,11 @@ async def create_report(session: AsyncSession, *, client: str = "", **fields: An
 
 
 async def by_submission(session: AsyncSession, reporter: str, submission_sha256: str
-                        ) -> Report | None:
-    """The report a retried submission (same bytes, same reporter) already made."""
-    return (await session.scalars(select(Report).where(
-        Report.reporter == reporter, Report.submission_sha256 == submission_sha256))).first()
+                        ) -> list[Report]:
+    """The reports a retried submission (same bytes, same reporter) already made."""
+    return list((await session.scalars(select(Report).where(
+        Report.reporter == reporter, Report.submission_sha256 == submission_sha256)
+        .order_by(Report.created_at, Report.id))).all())
 
 
 async def first_report_of(session: AsyncSession, *, sha256: str, message_id: str,
@@ -60,8 +61,8 @@ async def submit_upload(session: AsyncSession, *, reporter: str, data: bytes, no
                         submission_sha256: str, client: str = "") -> Report:
     """A staff upload, waiting for the gateway to link and check it (status "pending")."""
     existing = await by_submission(session, reporter, submission_sha256)
-    if existing is not None:
-        return existing
+    if existing:
+        return existing[0]
     return await create_report(
         session, client=client, reporter=reporter, note=note, how="upload",
         source="forwarded", authentic=False, sha256="", raw=data, forwarded_raw=data,
