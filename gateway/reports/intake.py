@@ -8,7 +8,8 @@ one transaction; only then does the client get 250 (other recipients of the same
 are relayed as usual). Reviewers are alerted and the reporter is thanked after the
 commit: a notice that cannot be sent costs a notification, never the report. A client
 retrying the same report mail gets the same reports; a later report of the same message
-links to the first.
+links to the first, which the database enforces between processes (see
+`quarantine.store.reports`).
 
 Uploads from the web app arrive as `pending` rows (the web app does not import the
 gateway); `ReportWorker` completes them the same way.
@@ -22,6 +23,8 @@ import logging
 from dataclasses import replace
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+
+from sqlalchemy.exc import IntegrityError
 
 from gateway.directory import Directory
 from gateway.envelope import Direction, Envelope, normalise_address
@@ -42,11 +45,14 @@ from gateway.tracing import TraceWriter
 from quarantine.store import Store
 from quarantine.store.held import new_id
 from quarantine.store.models import Report
-from quarantine.store.reports import by_submission, create_report, first_report_of, pending
+from quarantine.store.reports import by_submission, file_report, pending
 
 log = logging.getLogger(__name__)
 
 CONNECTION_CHECKS = ("auth",)
+# Filing is tried again when another process filed the first report of the same message
+# meanwhile (the unique first_key): the next try reads that report and links to it.
+FILE_ATTEMPTS = 3
 
 
 class ReportIntake:
@@ -191,18 +197,16 @@ class ReportIntake:
 
     async def _file(self, items: list[dict], report_id: str | None, client: str
                     ) -> list[tuple[Report, Report | None]]:
-        filed = []
-        async with self.store.transaction() as session:
-            for fields in items:
-                first = await first_report_of(session, sha256=fields["sha256"],
-                                              message_id=fields["message_id"],
-                                              trace_id=fields["trace_id"], exclude=report_id)
-                fields = {**fields, "duplicate_of": first.id if first is not None else None}
-                report = (await create_report(session, client=client, **fields)
-                          if report_id is None else
-                          await _complete(session, report_id, fields, client))
-                filed.append((report, first))
-        return filed
+        for attempt in range(1, FILE_ATTEMPTS + 1):
+            try:
+                async with self.store.transaction() as session:
+                    return [await file_report(session, fields, report_id=report_id,
+                                              client=client) for fields in items]
+            except IntegrityError:
+                if attempt == FILE_ATTEMPTS:
+                    raise
+                log.info("a report of the same message was filed meanwhile; linking to it")
+        raise AssertionError("unreachable")
 
     def _envelope(self, link: Link | None, from_address: str, reporter: str) -> Envelope:
         d = self.directory
@@ -327,20 +331,6 @@ def _then(link: Link | None) -> list[dict]:
     return [{**f, "detail": f"when received: {f.get('detail', '')}"}
             for f in link.findings_then
             if str(f.get("code", "")).split(".")[0] in CONNECTION_CHECKS]
-
-
-async def _complete(session, report_id: str, fields: dict, client: str) -> Report:
-    from quarantine.store import audit
-
-    report = await session.get(Report, report_id)
-    for key in ("reporter", "note", "how", "submission_sha256", "forwarded_raw"):
-        fields.pop(key, None)   # as the reporter submitted them
-    for key, value in fields.items():
-        setattr(report, key, value)
-    await audit.append(session, actor="aupgate", action="report.checked", subject=report.id,
-                       client=client, detail={"source": report.source, "sha256": report.sha256,
-                                              "duplicate_of": report.duplicate_of})
-    return report
 
 
 class ReportWorker:
