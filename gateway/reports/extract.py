@@ -5,15 +5,18 @@ Mail clients forward in three ways, tried in this order:
 - an ARF report (RFC 5965): `multipart/report; report-type=feedback-report`, as report
   buttons send, carrying the message as `message/rfc822` or its headers as
   `text/rfc822-headers`; the note is the human-readable first part;
-- forward as attachment: a `message/rfc822` part (or an attached `.eml`/`.msg` file);
-  the note is the forward's own text;
+- forward as attachment: `message/rfc822` parts (or attached `.eml`/`.msg` files);
+  each is its own report, and the note, the forward's own text, is shared by them all;
 - an inline forward: the client's marker line (Outlook's "Original Message" or its rule,
   Gmail's and Thunderbird's "Forwarded message", Apple's "Begin forwarded message:")
   and/or a header block of From/Sent/Date/To/Subject, then the body; the note is the
   text above it.
 
-Nothing here raises on hostile input: a report mail in which no message is found is
-itself the report (`how="plain"`), so that a reviewer still sees it.
+A report mail in which no message is found is itself the report (`how="plain"`), so
+that a reviewer still sees it. Two things are refused, with a reason the reporter can
+act on: more attached messages than the limit (`TooManyMessages`, counted before any is
+converted), and an attached or uploaded `.msg` that cannot be read (`UnreadableMessage`).
+Nothing else here raises on hostile input.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import email
 import email.header
 import email.policy
 import email.utils
+import io
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +34,7 @@ from html.parser import HTMLParser
 
 _POLICY = email.policy.compat32
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"   # Outlook .msg (OLE2 compound file)
+OUTLOOK_TYPE = "application/vnd.ms-outlook"
 
 
 @dataclass
@@ -51,15 +56,42 @@ class Keys:
     date: datetime | None
 
 
-def extract(raw: bytes) -> Extracted:
+class UnreadableMessage(ValueError):
+    """An attached or uploaded Outlook `.msg` that cannot be read."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"{name} cannot be read: it is damaged, cut short, or not an "
+                         f"Outlook message")
+
+
+class TooManyMessages(ValueError):
+    def __init__(self, count: int, limit: int) -> None:
+        self.count, self.limit = count, limit
+        super().__init__(f"{count} attached messages, more than the {limit} one report "
+                         f"mail may carry")
+
+
+def extract_all(raw: bytes, limit: int = 20) -> list[Extracted]:
+    """Every message a report mail carries: one for an ARF or inline forward (or the
+    mail itself), one per attached message, at most `limit` of them."""
     msg = email.message_from_bytes(raw, policy=_POLICY)
-    return (_arf(msg) or _attached(msg) or _inline(msg)
-            or Extracted("plain", raw, own_text(msg).strip()))
+    arf = _arf(msg)
+    if arf is not None:
+        return [arf]
+    parts = attached_messages(msg)
+    if len(parts) > limit:
+        raise TooManyMessages(len(parts), limit)
+    if parts:
+        note = own_text(msg).strip()
+        return [Extracted("attachment", _attached_bytes(p), note) for p in parts]
+    return [_inline(msg) or Extracted("plain", raw, own_text(msg).strip())]
 
 
-def extract_upload(data: bytes, note: str) -> Extracted:
+def extract_upload(data: bytes, note: str, name: str = "the uploaded .msg file") -> Extracted:
     """An uploaded `.eml` or `.msg` file is the reported message itself."""
-    return Extracted("upload", msg_to_eml(data) if data.startswith(OLE_MAGIC) else data, note)
+    return Extracted("upload", msg_to_eml(data, name) if data.startswith(OLE_MAGIC) else data,
+                     note)
 
 
 # -- the three forms -------------------------------------------------------------------
@@ -85,19 +117,32 @@ def _arf(msg: EmailMessage) -> Extracted | None:
     return None
 
 
-def _attached(msg: EmailMessage) -> Extracted | None:
-    for part in msg.walk():
+def attached_messages(msg: EmailMessage) -> list[EmailMessage]:
+    """The parts of a report mail that are messages: `message/rfc822`, or a file named
+    `.eml` or `.msg` (or typed as Outlook's). Not the messages inside those: an attached
+    message's own attachments belong to it."""
+    found, stack = [], [msg]
+    while stack:
+        part = stack.pop(0)
         ctype = part.get_content_type()
         filename = (_safe(part.get_filename) or "").lower()
-        if ctype == "message/rfc822":
-            return Extracted("attachment", _inner_bytes(part), own_text(msg).strip())
-        if filename.endswith(".eml"):
-            return Extracted("attachment", _payload_bytes(part), own_text(msg).strip())
-        if filename.endswith(".msg"):
-            data = _payload_bytes(part)
-            if data.startswith(OLE_MAGIC):
-                return Extracted("attachment", msg_to_eml(data), own_text(msg).strip())
-    return None
+        if (ctype in ("message/rfc822", OUTLOOK_TYPE)
+                or filename.endswith((".eml", ".msg"))):
+            found.append(part)
+        elif part.is_multipart() and not ctype.startswith("message/"):
+            children = part.get_payload()
+            stack[0:0] = children if isinstance(children, list) else []
+    return found
+
+
+def _attached_bytes(part: EmailMessage) -> bytes:
+    if part.get_content_type() == "message/rfc822":
+        return _inner_bytes(part)
+    filename = _safe(part.get_filename) or ""
+    data = _payload_bytes(part)
+    if filename.lower().endswith(".msg") or part.get_content_type() == OUTLOOK_TYPE:
+        return msg_to_eml(data, filename or "the attached .msg file")
+    return data
 
 
 # Lines that open a forwarded message in the common clients' plain-text forwards.
@@ -320,23 +365,40 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(ln.rstrip() for ln in text.splitlines()))
 
 
-def msg_to_eml(data: bytes) -> bytes:
-    """An Outlook .msg file as an RFC 5322 message (headers as Outlook kept them)."""
+def msg_to_eml(data: bytes, name: str = "the .msg file") -> bytes:
+    """An Outlook .msg file as an RFC 5322 message (headers as Outlook kept them).
+
+    `UnreadableMessage` for anything extract-msg cannot read as a mail message."""
     import extract_msg
 
-    msg = extract_msg.openMsg(data)
+    if not data.startswith(OLE_MAGIC):
+        raise UnreadableMessage(name)
+    try:
+        # A file object, never the bytes: olefile takes bytes shorter than 1536 for the
+        # name of a file to open.
+        msg = extract_msg.openMsg(io.BytesIO(data))
+    except Exception as e:  # noqa: BLE001 - anything a damaged file makes it raise
+        raise UnreadableMessage(name) from e
     try:
         header = msg.header   # the transport headers, when Outlook kept them
         out = EmailMessage(policy=_POLICY)
-        for name in ("From", "To", "Cc", "Subject", "Date", "Message-ID"):
-            value = header.get(name) if header is not None else None
+        for field in ("From", "To", "Cc", "Subject", "Date", "Message-ID"):
+            value = header.get(field) if header is not None else None
             if value is None:
                 value = {"From": msg.sender, "To": msg.to, "Cc": msg.cc,
                          "Subject": msg.subject, "Date": msg.date,
-                         "Message-ID": getattr(msg, "messageId", None)}[name]
+                         "Message-ID": getattr(msg, "messageId", None)}[field]
+            if isinstance(value, str) and not value.isascii() and field in ("From", "To",
+                                                                              "Cc"):
+                value = _addresses(value)   # "Zoë <zoe@…>": encode the name, not the address
+            if isinstance(value, datetime):
+                value = email.utils.format_datetime(
+                    value if value.tzinfo else value.replace(tzinfo=UTC))
             if value:
-                out[name] = str(value)
+                out[field] = str(value)
         out["X-Aupgate-Forwarded-Copy"] = "converted from an Outlook .msg file"
         return _with_text(out, msg.body or "")
+    except Exception as e:  # noqa: BLE001 - a contact or task saved as .msg, broken streams
+        raise UnreadableMessage(name) from e
     finally:
         msg.close()

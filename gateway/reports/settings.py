@@ -20,6 +20,10 @@ class ReportsSettings(BaseModel):
     link_window_days: int = Field(60, ge=1)
     # Largest .eml/.msg a member of staff may upload in the web app.
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # Messages one report mail may carry as attachments, each its own report. A mail with
+    # more is refused whole (554, saying to send them in several mails): each is linked
+    # and classified before the 250, and every one is kept or none.
+    max_attached_messages: int = Field(20, ge=1, le=200)
 
     @field_validator("address")
     @classmethod

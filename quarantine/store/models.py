@@ -193,6 +193,9 @@ class Report(Base):
     severity: Mapped[str] = mapped_column(String(16), default="")
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)
     duplicate_of: Mapped[str | None] = mapped_column(String(32), index=True)
+    # Set on the first report of a message only (see quarantine.store.reports.message_key):
+    # unique, so that two reports committed at once cannot both be the first.
+    first_key: Mapped[str | None] = mapped_column(String(80), index=True, unique=True)
 
 # -- the audit log -------------------------------------------------------------------------
 

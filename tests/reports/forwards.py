@@ -28,6 +28,23 @@ def as_attachment(reporter: str, original: bytes, note: str) -> EmailMessage:
     return msg
 
 
+def as_attachments(reporter: str, originals: list[bytes], note: str,
+                   files: tuple[tuple[str, bytes], ...] = ()) -> EmailMessage:
+    """One forward carrying several messages: each as message/rfc822 (Thunderbird,
+    Gmail), and `files` as Outlook attaches saved messages (name.msg, its MIME type)."""
+    from email import message_from_bytes, policy
+
+    msg = _report(reporter, "FW: offensive messages")
+    msg.set_content(note + "\n")
+    for i, original in enumerate(originals):
+        msg.add_attachment(message_from_bytes(original, policy=policy.compat32),
+                           filename=f"message-{i + 1}.eml")
+    for name, data in files:
+        msg.add_attachment(data, maintype="application", subtype="vnd.ms-outlook",
+                           filename=name)
+    return msg
+
+
 def as_arf(reporter: str, original: bytes, note: str, headers_only: bool = False) -> bytes:
     """An RFC 5965 feedback report, as a report button sends it."""
     boundary = "arf-boundary-42"

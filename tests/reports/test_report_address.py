@@ -12,8 +12,16 @@ from email.policy import SMTP
 import pytest
 from sqlalchemy import select
 
-from quarantine.store.models import HeldMessage, KeptMessage, Report
-from tests.reports.forwards import REPORT, as_arf, as_attachment, as_inline_outlook, dated
+from quarantine.store.models import HeldMessage, KeptMessage, Report, Trace
+from tests.reports.forwards import (
+    REPORT,
+    as_arf,
+    as_attachment,
+    as_attachments,
+    as_inline_outlook,
+    dated,
+)
+from tests.reports.outlook import Outlook, msg_file
 from tests.support import (
     PUPIL,
     STAFF,
@@ -192,3 +200,99 @@ def test_reports_from_anyone_but_staff_are_refused(gateway_factory, sink, store_
         code, reply = refused.value.recipients[REPORT]
         assert code == 550 and reply.startswith(b"5.7.1") and why in reply, (sender, reply)
     assert reports(store_url) == [] and sink.messages() == []
+
+
+def deliver(gw, sink, subject: str) -> bytes:
+    """A message the gateway delivers to STAFF: its mailbox copy."""
+    with gw.smtp() as client:
+        client.send_message(dated(make_message("troll@example.org", [STAFF], subject=subject,
+                                               body=f"{subject}: you are a disgrace.\n")))
+    [delivered] = wait_until(lambda: [m for m in sink.messages()
+                                      if f"Subject: {subject}\r\n".encode() in m])
+    return mailbox_copy(delivered)
+
+
+def send_report(gw, report_mail: bytes) -> tuple[int, bytes]:
+    """The report mail through the relay from the academy mail server: DATA's reply."""
+    with gw.smtp(TRUSTED_IP) as client:
+        client.ehlo()
+        assert client.mail(STAFF)[0] == 250 and client.rcpt(REPORT)[0] == 250
+        return client.data(report_mail)
+
+
+def test_an_outlook_msg_attached_to_a_report_mail_is_linked_and_a_damaged_one_refused(
+        gateway_factory, sink, store_url):
+    gw = gateway_factory(**{"checks.content.enabled": False})   # a faster start
+    saved = deliver(gw, sink, "You are pathetic")
+    [kept] = wait_until(lambda: rows(store_url, KeptMessage), timeout=15)
+    data = msg_file(Outlook.of(saved))
+    mail = as_attachments(STAFF, [], "Saved from Outlook",
+                          files=(("You are pathetic.msg", data),)).as_bytes(policy=SMTP)
+    code, reply = send_report(gw, mail)
+    [report] = reports(store_url)
+    assert code == 250 and f"report {report.id}".encode() in reply
+    assert (report.how, report.note, report.subject) == ("attachment", "Saved from Outlook",
+                                                          "You are pathetic")
+    assert (report.source, report.kept_id, report.authentic) == ("kept", kept.trace_id, True)
+    assert report.raw == kept.raw and report.sha256 == kept.sha256
+    assert b"converted from an Outlook .msg file" in report.forwarded_raw
+
+    # cut short in transfer or on disk: refused whole, with the file's name and what to do
+    broken = as_attachments(STAFF, [saved], "Two of them",
+                            files=(("Broken.msg", data[:len(data) // 2]),)).as_bytes(policy=SMTP)
+    code, reply = send_report(gw, broken)
+    assert code == 554 and reply.startswith(b"5.6.0"), reply
+    assert b"'Broken.msg' cannot be read" in reply and b"save the message again" in reply
+    assert len(reports(store_url)) == 1
+    assert wait_until(lambda: [t for t in rows(store_url, Trace, Trace.verdict == "reject")
+                               if t.smtp_reply.startswith("554 5.6.0")])
+
+
+def test_several_attached_messages_are_several_reports_and_one_thank_you(
+        gateway_factory, sink, store_url):
+    gw = gateway_factory(**{"checks.content.enabled": False,
+                            "reports.max_attached_messages": 3})
+    subjects = ["First insult", "Second insult", "Third insult"]
+    saved = [deliver(gw, sink, s) for s in subjects]
+    kept = wait_until(lambda: (k := rows(store_url, KeptMessage)) and len(k) == 3 and k,
+                      timeout=15)
+    # Thunderbird attaches message/rfc822, Outlook .msg files: one of each kind here
+    mail = as_attachments(STAFF, saved[:2], "All from the same person this week",
+                          files=(("Third insult.msg", msg_file(Outlook.of(saved[2]))),)
+                          ).as_bytes(policy=SMTP)
+    code, reply = send_report(gw, mail)
+    got = reports(store_url)
+    assert code == 250 and b"Ok: 3 reports" in reply, reply
+    assert sorted(r.subject for r in got) == sorted(subjects)
+    by_sha = {k.sha256: k for k in kept}
+    for report in got:
+        assert report.note == "All from the same person this week" and report.how == \
+            "attachment"
+        assert report.source == "kept" and report.authentic and report.duplicate_of is None
+        assert by_sha[report.sha256].raw == report.raw and report.kept_id == \
+            by_sha[report.sha256].trace_id
+
+    # an alert per report for the reviewers; one thank-you that says how many
+    def sent():
+        found = [m for m in sink.messages() if b"X-Aupgate-Report:" in m]
+        return len(found) == 4 and found
+    notices_ = wait_until(sent, timeout=15)
+    assert notices_, [m[:300] for m in sink.messages()]
+    [thanks] = [m for m in notices_ if m.split(b"\r\n", 1)[0].endswith(f"-> {STAFF}".encode())]
+    text = " ".join(thanks.decode().split())
+    assert "Your report of 3 messages" in text and "All 3 were recorded" in text
+    assert all(f'"{s}"' in text and r.id in text for s in subjects for r in got
+               if r.subject == s)
+    alerts = [m for m in notices_ if m is not thanks]
+    assert sorted(r.id for r in got) == sorted(
+        m.split(b"X-Aupgate-Report: ", 1)[1][:32].decode() for m in alerts)
+
+    # the same mail again (a client's retry) is the same three reports
+    code, reply = send_report(gw, mail)
+    assert code == 250 and b"Ok: 3 reports" in reply and len(reports(store_url)) == 3
+
+    # past the limit: refused whole, saying what to do; nothing recorded
+    four = as_attachments(STAFF, saved + [saved[0]], "four").as_bytes(policy=SMTP)
+    code, reply = send_report(gw, four)
+    assert code == 554 and b"attaches 4 messages" in reply and b"at most 3" in reply, reply
+    assert len(reports(store_url)) == 3

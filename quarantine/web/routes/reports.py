@@ -11,11 +11,13 @@ report job links it to the gateway's own copy, runs the checks and alerts the re
 from __future__ import annotations
 
 import hashlib
+import io
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
@@ -121,6 +123,11 @@ async def upload(request: Request, _size: Bounded, form: auth.CheckedForm,
     if not (name.endswith((".eml", ".msg")) and _looks_like_mail(data)):
         return _to("/reports/mine", error="That is not an .eml or .msg file saved from a "
                                           "mail program.")
+    if data.startswith(OLE_MAGIC) and not await run_in_threadpool(outlook_readable, data):
+        return _to("/reports/mine", error="That .msg file cannot be read: it is damaged, "
+                                          "cut short, or not an Outlook message. Save the "
+                                          "message from Outlook again (or as .eml), or "
+                                          "forward it to the report address.")
     if not who.email:
         return _to("/reports/mine", error="Your account has no email address; ask the IT "
                                           "manager to add it.")
@@ -130,6 +137,26 @@ async def upload(request: Request, _size: Bounded, form: auth.CheckedForm,
                                      client=who.client)
     return _to("/reports/mine", notice=f"Thank you: your report {report.id[:8]} was sent to "
                                        f"the headteacher and the DSL.")
+
+
+def outlook_readable(data: bytes) -> bool:
+    """Whether extract-msg, which the gateway's report job converts it with, reads this
+    .msg as a mail message: a damaged file is refused here, where the reporter is told,
+    not later in the job."""
+    import extract_msg
+
+    try:
+        # a file object: olefile would take bytes shorter than 1536 for a file name
+        msg = extract_msg.openMsg(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - anything a damaged file makes it raise
+        return False
+    try:
+        msg.header, msg.subject, msg.body   # noqa: B018 - reading them is the check
+        return True
+    except Exception:  # noqa: BLE001 - a contact or task saved as .msg, broken streams
+        return False
+    finally:
+        msg.close()
 
 
 def _looks_like_mail(data: bytes) -> bool:
