@@ -136,7 +136,13 @@ def cmd_retrain(args) -> int:
                                               ("current", outcome.current))}}
     if args.json:
         print(json.dumps(summary, indent=1))
-    elif outcome.installed:
+        return 0 if outcome.installed else 3
+    f1 = summary["heldout_f1"]
+    print(f"held-out F1 ({len(heldout)} texts)  new    current")
+    for severity in f1["current"]:
+        print(f"  {severity:<28} {f1['new'].get(severity, 0):.3f}  "
+              f"{f1['current'][severity]:.3f}")
+    if outcome.installed:
         print(f"aupgate: installed the retrained model {outcome.sha256[:12]} "
               f"({outcome.labels_used} labels); the previous one is kept for "
               f"`aupgate model rollback`")

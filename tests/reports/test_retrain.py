@@ -97,6 +97,7 @@ def test_a_label_changes_the_retrained_model_and_a_worse_model_is_refused(retrai
     second = retrain()
     assert second.returncode == 0, second.stderr.decode()
     assert b"installed the retrained model" in second.stdout
+    assert b"held-out F1" in second.stdout and b"serious" in second.stdout, second.stdout
     assert classify(config, model, retraindata.NEAR_IDENTICAL)["severity"] == "serious"
     assert (model.parent / "previous" / model.name).read_bytes() == installed
     [label] = labels(store_url)
