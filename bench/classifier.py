@@ -73,6 +73,9 @@ def main() -> int:
     args = ap.parse_args()
     bodies = corpus(args.n, args.synthetic)
 
+    import sklearn.feature_extraction.text  # noqa: F401
+    import skops.io  # noqa: F401 - libraries first: the load figures are the model's own
+
     from classifiers.inference import Classifier
 
     before = rss_kb()
