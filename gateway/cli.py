@@ -123,6 +123,16 @@ async def open_configured_store(args):
 
 # -- serving ---------------------------------------------------------------------------
 
+def stop_on_signals() -> asyncio.Event:
+    """An event SIGINT and SIGTERM set, for a clean stop. Installed before a server
+    listens: a signal that comes as soon as it answers must not kill it outright."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 def cmd_serve(args) -> int:
     config = config_of(args)
     if config.server.workers > 1:
@@ -136,13 +146,10 @@ def cmd_serve(args) -> int:
 async def _serve(config: GatewayConfig, extra_servers=(), sock=None, worker: int = 0) -> int:
     from gateway.app import Gateway
 
+    stop = stop_on_signals()     # before the first connection is accepted
     gateway = await Gateway.create(config)
     await gateway.start(sock, housekeeping=worker == 0)
     web = await _start_web(config, gateway.store) if worker == 0 else None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     print(f"aupgate: relay on {config.server.listen_host}:{gateway.port}, delivering to "
           f"{config.relay.downstream}", flush=True)
     await stop.wait()
@@ -221,12 +228,10 @@ def cmd_sink(args) -> int:
 
     async def run() -> int:
         host, port = parse_host_port(args.listen)
+        stop = stop_on_signals()
         server = await serve_sink(host, port, Path(args.maildir) if args.maildir else None,
                                   args.fail, args.quiet)
         print(f"sink listening on {host}:{server.sockets[0].getsockname()[1]}", flush=True)
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         await stop.wait()
         server.close()
         return 0

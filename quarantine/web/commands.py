@@ -15,6 +15,12 @@ async def run_web(store_url: str, web: dict[str, Any], *, retention_days: int,
                   local_domains: list[str]) -> int:
     from quarantine.web.serve import start_web
 
+    # Before the app serves its first page: a SIGTERM that arrives once it answers must
+    # stop it cleanly, not kill it.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     store = await open_store(store_url)
     try:
         server = await start_web({**web, "enabled": True}, store, retention_days=retention_days,
@@ -22,10 +28,6 @@ async def run_web(store_url: str, web: dict[str, Any], *, retention_days: int,
         if server is None:
             return 1
         print(f"aupgate: review app on {server.url}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await server.stop()
     finally:
