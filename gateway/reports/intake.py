@@ -45,7 +45,7 @@ from gateway.tracing import TraceWriter
 from quarantine.store import Store
 from quarantine.store.held import new_id
 from quarantine.store.models import Report
-from quarantine.store.reports import by_submission, file_report, pending
+from quarantine.store.reports import by_submission, file_report, message_key, pending
 
 log = logging.getLogger(__name__)
 
@@ -197,11 +197,17 @@ class ReportIntake:
 
     async def _file(self, items: list[dict], report_id: str | None, client: str
                     ) -> list[tuple[Report, Report | None]]:
+        # Filed in the order of their keys, whatever order the mail attached them in: two
+        # mails attaching the same messages then wait on each other's first report instead
+        # of deadlocking (PostgreSQL), and the later one links on its next attempt.
+        order = sorted(range(len(items)), key=lambda i: message_key(
+            items[i].get("message_id", ""), items[i]["sha256"]))
         for attempt in range(1, FILE_ATTEMPTS + 1):
             try:
                 async with self.store.transaction() as session:
-                    return [await file_report(session, fields, report_id=report_id,
-                                              client=client) for fields in items]
+                    filed = {i: await file_report(session, items[i], report_id=report_id,
+                                                  client=client) for i in order}
+                    return [filed[i] for i in range(len(items))]
             except IntegrityError:
                 if attempt == FILE_ATTEMPTS:
                     raise

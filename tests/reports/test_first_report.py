@@ -24,7 +24,7 @@ from quarantine.store.reports import (
     message_key,
     submit_upload,
 )
-from tests.reports.forwards import as_attachment, dated
+from tests.reports.forwards import as_attachment, as_attachments, dated
 from tests.support import ROOT, import_directory, make_message, write_config
 
 STAFF = ("j.harris", "s.patel", "head", "dsl", "it", "office")
@@ -87,6 +87,23 @@ async def test_simultaneous_reports_of_one_message_make_one_first(gateways, stor
         assert first.first_key.startswith("mid:")
         assert {r.duplicate_of for r in mine if r is not first} == {first.id}
         assert all(r.first_key is None for r in mine if r is not first)
+
+
+async def test_two_mails_attaching_the_same_messages_in_opposite_orders(gateways):
+    """Two members of staff forward the same two messages at once, attached in opposite
+    orders: both mails are filed (no deadlock, no 451), and each message has one first."""
+    for round_ in range(4):
+        a, b = offending(f"Pair {round_} A"), offending(f"Pair {round_} B")
+        mails = [as_attachments(REPORTERS[0], [a, b], "these two").as_bytes(),
+                 as_attachments(REPORTERS[1], [b, a], "these two").as_bytes()]
+        filed = await asyncio.gather(*(
+            gw.reports.receive_all(mail, extract_all(mail), reporter)
+            for gw, mail, reporter in zip(gateways, mails, REPORTERS, strict=False)))
+        assert [len(reports) for reports in filed] == [2, 2]
+        for subject in (f"Pair {round_} A", f"Pair {round_} B"):
+            mine = [r for r in await all_reports(gateways[0].store) if r.subject == subject]
+            assert len(mine) == 2
+            assert len([r for r in mine if r.duplicate_of is None]) == 1, subject
 
 
 def fields(reporter: str, raw: bytes) -> dict:
