@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
 
 pytest.importorskip("quarantine.web.app", reason="the web app (issue 6) is not merged yet")
 
@@ -19,25 +18,12 @@ from tests.web.conftest import (  # noqa: E402
     STAFF,
     STAFF_USER,
     login,
-    run_async,
     screenshot,
+    store_rows,
 )
 
 pytestmark = pytest.mark.slow
 OTHER_STAFF = "s.patel@stchristophers.example"
-
-
-def rows(store_url: str, model):
-    from quarantine.store import Store
-
-    async def work():
-        store = Store(store_url)
-        try:
-            async with store.session() as session:
-                return list((await session.scalars(select(model))).all())
-        finally:
-            await store.close()
-    return run_async(work)
 
 
 def test_staff_upload_reaches_the_reviewers_queue_and_is_labelled(web_env, new_page,
@@ -52,8 +38,8 @@ def test_staff_upload_reaches_the_reviewers_queue_and_is_labelled(web_env, new_p
         client.send_message(original)
     saved = web_env.sink.wait_for(1)[0].split(b"\r\n", 1)[1]
     # delivered (kept) or, if the content policy escalated it, held
-    [kept] = wait_until(lambda: rows(web_env.store_url, KeptMessage) or [
-        h for h in rows(web_env.store_url, HeldMessage) if h.subject == "You will regret it"],
+    [kept] = wait_until(lambda: store_rows(web_env.store_url, KeptMessage) or [
+        h for h in store_rows(web_env.store_url, HeldMessage) if h.subject == "You will regret it"],
         timeout=15)
     eml = tmp_path / "regret.eml"
     eml.write_bytes(saved)
@@ -63,7 +49,7 @@ def test_staff_upload_reaches_the_reviewers_queue_and_is_labelled(web_env, new_p
         client.sendmail(OTHER_STAFF, [REPORT], as_attachment(
             OTHER_STAFF, make_message("x@example.org", [OTHER_STAFF], subject="Other").as_bytes(),
             "not yours").as_bytes().replace(b"\n", b"\r\n"))
-    [other] = wait_until(lambda: rows(web_env.store_url, Report))
+    [other] = wait_until(lambda: store_rows(web_env.store_url, Report))
 
     page = login(new_page(), STAFF_USER, next_path="/reports/mine")
     page.goto("/reports/mine")
@@ -72,7 +58,7 @@ def test_staff_upload_reaches_the_reviewers_queue_and_is_labelled(web_env, new_p
     page.click("button:has-text('Send report')")
     page.get_by_role("status").wait_for()
     assert "Thank you" in page.inner_text("[role=status]")
-    mine = wait_until(lambda: [r for r in rows(web_env.store_url, Report)
+    mine = wait_until(lambda: [r for r in store_rows(web_env.store_url, Report)
                                if r.reporter == STAFF and r.status == "new"], timeout=20)
     report = mine[0]
     assert report.how == "upload" and report.note == "Sent to me on Friday night."
@@ -114,9 +100,9 @@ def test_staff_upload_reaches_the_reviewers_queue_and_is_labelled(web_env, new_p
     reviewer.select_option("select[name=severity]", "serious")
     reviewer.click("button:has-text('Set this severity')")
     reviewer.get_by_role("status").wait_for()
-    [label] = [x for x in rows(web_env.store_url, Label) if x.sha256 == report.sha256]
+    [label] = [x for x in store_rows(web_env.store_url, Label) if x.sha256 == report.sha256]
     assert (label.kind, label.category, label.severity) == ("corrected", "content", "serious")
     assert "laughs at you" in label.text
-    actions = {e.action for e in rows(web_env.store_url, AuditEntry)}
+    actions = {e.action for e in store_rows(web_env.store_url, AuditEntry)}
     assert {"report.create", "report.checked", "reports.view", "report.view",
             "report.label.corrected"} <= actions

@@ -12,30 +12,23 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 pytest.importorskip("quarantine.web.app", reason="the web app (issue 6) is not merged yet")
 
-from quarantine.store import Store  # noqa: E402
 from quarantine.store.models import KeptMessage, Report  # noqa: E402
 from tests.reports.forwards import dated  # noqa: E402
 from tests.reports.outlook import Outlook, gsf_available, msg_file  # noqa: E402
 from tests.support import make_message, wait_until  # noqa: E402
-from tests.web.conftest import PASSWORD, REVIEWER, STAFF, STAFF_USER, run_async  # noqa: E402
+from tests.web.conftest import (  # noqa: E402
+    PASSWORD,
+    REVIEWER,
+    STAFF,
+    STAFF_USER,
+    store_rows,
+)
 
 pytestmark = pytest.mark.slow
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def rows(store_url: str, model) -> list:
-    async def work():
-        store = Store(store_url)
-        try:
-            async with store.session() as session:
-                return list((await session.scalars(select(model))).all())
-        finally:
-            await store.close()
-    return run_async(work)
 
 
 @contextmanager
@@ -64,18 +57,18 @@ def test_an_uploaded_msg_is_linked_to_the_delivered_copy_and_queued(web_env):
     with web_env.gateway.smtp() as client:
         client.send_message(original)
     saved = web_env.sink.wait_for(1)[0].split(b"\r\n", 1)[1]
-    [kept] = wait_until(lambda: rows(web_env.store_url, KeptMessage), timeout=15)
+    [kept] = wait_until(lambda: store_rows(web_env.store_url, KeptMessage), timeout=15)
     data = msg_file(Outlook.of(saved))
 
     with signed_in(web_env.base_url, STAFF_USER) as staff:
         # damaged: refused on the page, with what to do; nothing is stored
         page = upload(staff, "Saved in Outlook.msg", data[:len(data) // 2], "cut short")
         assert "That .msg file cannot be read" in page and 'role="alert"' in page
-        assert rows(web_env.store_url, Report) == []
+        assert store_rows(web_env.store_url, Report) == []
 
         page = upload(staff, "Saved in Outlook.msg", data, "Saved from Outlook on Friday.")
         assert "Thank you: your report" in page
-    [report] = wait_until(lambda: [r for r in rows(web_env.store_url, Report)
+    [report] = wait_until(lambda: [r for r in store_rows(web_env.store_url, Report)
                                    if r.status == "new"], timeout=20)
     assert (report.how, report.note, report.subject) == (
         "upload", "Saved from Outlook on Friday.", "Saved in Outlook")

@@ -51,6 +51,22 @@ def run_async(fn, *args):
         return pool.submit(lambda: asyncio.run(fn(*args))).result(timeout=120)
 
 
+def store_rows(store_url: str, model, *order_by) -> list:
+    """Every row of `model` in the store, read on its own loop (see `run_async`)."""
+    from sqlalchemy import select
+
+    from quarantine.store import Store
+
+    async def work():
+        store = Store(store_url)
+        try:
+            async with store.session() as session:
+                return list((await session.scalars(select(model).order_by(*order_by))).all())
+        finally:
+            await store.close()
+    return run_async(work)
+
+
 def message(sender: str, rcpts: list[str], subject: str, text: str = "", html: str = "",
             attachment: tuple[str, str, bytes] | None = None) -> bytes:
     msg = EmailMessage()

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from tests.support import run_aupgate
 from tests.web.conftest import (
@@ -20,24 +20,10 @@ from tests.web.conftest import (
     login,
     run_async,
     screenshot,
+    store_rows,
 )
 
 pytestmark = pytest.mark.slow
-
-
-def audit_rows(store_url: str):
-    from quarantine.store import Store
-    from quarantine.store.models import AuditEntry
-
-    async def work():
-        store = Store(store_url)
-        try:
-            async with store.session() as session:
-                return list((await session.scalars(
-                    select(AuditEntry).order_by(AuditEntry.seq))).all())
-        finally:
-            await store.close()
-    return run_async(work)
 
 
 def held_row(store_url: str, held_id: str):
@@ -155,7 +141,9 @@ def test_reviewer_filters_opens_releases_and_opens_a_case(web_env, new_page):
     page.goto("/audit?verify=1")
     assert "The chain is intact" in page.inner_text("#verify-result")
     page.close()
-    rows = audit_rows(web_env.store_url)
+    from quarantine.store.models import AuditEntry
+
+    rows = store_rows(web_env.store_url, AuditEntry, AuditEntry.seq)
     views = [r for r in rows if r.action == "message.view" and r.actor == REVIEWER]
     assert views and all(r.client == "127.0.0.1" for r in views)
     actions = {r.action for r in rows}
@@ -166,7 +154,6 @@ def test_reviewer_filters_opens_releases_and_opens_a_case(web_env, new_page):
 
     # Alter one row: `aupgate audit verify` says so.
     from quarantine.store import Store
-    from quarantine.store.models import AuditEntry
 
     async def tamper():
         store = Store(web_env.store_url)
