@@ -72,15 +72,19 @@ class FastTfidf:
             doc = doc.lower()
         if self.analyzer == "char_wb":
             words = doc.split()
-            missing = set(words).difference(self.cache)
-            if len(self.cache) + len(missing) > self.cache_size:
-                self.cache.clear()
-                missing = set(words)
-            for word in missing:
-                self.cache[word] = self._word_grams(word)
             if not words:
                 return np.zeros(0, np.int64)
-            return np.concatenate(list(map(self.cache.__getitem__, words)))
+            cache = self.cache
+            missing = set(words).difference(cache)
+            if len(cache) + len(missing) > self.cache_size:
+                cache.clear()
+                missing = set(words)
+            for word in missing:
+                cache[word] = self._word_grams(word)
+            try:
+                return np.concatenate(list(map(cache.__getitem__, words)))
+            except KeyError:    # another thread (the content check's) cleared the cache
+                return np.concatenate([self._word_grams(word) for word in words])
         tokens = self.token_re.findall(doc)
         grams = chain.from_iterable(
             tokens if n == 1 else map(" ".join, zip(*(tokens[i:] for i in range(n)), strict=False))

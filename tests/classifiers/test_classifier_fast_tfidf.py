@@ -42,3 +42,27 @@ def test_scoring_by_gather_matches_the_sparse_product(classifier):
     sparse_kind = np.asarray(bundle.kind_features(norms, lex) @ bundle.kind_coef.T)
     np.testing.assert_allclose(bundle.kind_logits(norms, lex),
                                sparse_kind + bundle.kind_intercept, atol=1e-4)
+
+
+
+class ClearedMidRead(dict):
+    """A per-word cache that another thread clears just as this one reads from it (the
+    content check scores in worker threads that share the cache)."""
+
+    cleared = False
+
+    def __getitem__(self, key):
+        if not self.cleared:
+            self.cleared = True
+            self.clear()
+        return super().__getitem__(key)
+
+
+def test_a_cache_cleared_by_another_thread_mid_read_gives_the_same_numbers(classifier):
+    vec = classifier.bundle.char
+    fast = FastTfidf(vec)
+    fast.cache = ClearedMidRead()
+    docs = [char_view(prepare(t)[1]) for t in TEXTS]
+    np.testing.assert_allclose(fast.transform(docs).toarray(), vec.transform(docs).toarray(),
+                               atol=1e-5)
+    assert fast.cache.cleared
