@@ -66,9 +66,17 @@ class _HTMLText(HTMLParser):
         (self.quoted if self._quote > 0 else self.own).append(text)
 
 
+_BLANKS = re.compile(r"[ \t\r\f\v\xa0]+")
+_LINE_BREAKS = re.compile(r" *\n[ \n]*")
+
+
 def _tidy(text: str) -> str:
-    text = re.sub(r"[ \t\r\f\v\xa0]+", " ", text)
-    text = re.sub(r" *\n[ \n]*", "\n", text)
+    """Runs of blanks to one space, blank lines and spaces around line breaks dropped.
+    Each scan runs only if there is something for it to do (a 5 KB scan is ~0.08 ms)."""
+    if "  " in text or any(c in text for c in "\t\r\f\v\xa0"):
+        text = _BLANKS.sub(" ", text)
+    if " \n" in text or "\n " in text or "\n\n" in text:
+        text = _LINE_BREAKS.sub("\n", text)
     return text.strip()
 
 
@@ -92,6 +100,10 @@ _FORWARD = re.compile(
     r"^\s*(?:-{2,}\s*forwarded message\s*-{2,}|begin forwarded message:|"
     r"-{2,}\s*forwarded by .*|-{3,}\s*fwd?:?.*-{3,}|fwd?:\s*$)", re.I)
 _SIGNATURE = re.compile(r"^-- ?$")
+# The first characters of a stripped line that can be a marker (forward, original
+# message, Outlook header, signature, "On ... wrote:") or a quote; other marker lines
+# (attributions) end with a colon.
+_MARKER_FIRST = frozenset("->bBfFoO")
 _SUBJECT_FWD = re.compile(r"^\s*(?:(?:fwd?|fw|tr|wg)\s*:\s*|\[fwd?:)", re.I)
 
 
@@ -125,6 +137,15 @@ def split_reply(text: str, into: Split | None = None) -> Split:
     while i < len(lines):
         line = lines[i]
         stripped = line.strip()
+        if stripped and stripped[0] not in _MARKER_FIRST and stripped[-1] != ":":
+            # no marker, attribution, quote or signature starts or ends like this: the
+            # line goes where the mode says (most lines of a mail)
+            if mode == "own":
+                out.own.append(line)
+            elif mode == "forwarded":
+                out.forwarded.append(line)
+            i += 1
+            continue
         nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
         if _FORWARD.match(stripped):
             mode = "forwarded"

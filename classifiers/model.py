@@ -14,7 +14,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from classifiers.features import char_view, lexicon_counts, prepare
+from classifiers.features import char_view, featurise
+
+try:
+    from classifiers._ngrams import NgramTable
+except ImportError:     # not compiled (`pip install -e .` builds it): same numbers, slower
+    NgramTable = None
 from classifiers.taxonomy import KIND_BY_CODE, SEVERITIES, rank
 
 
@@ -44,6 +49,9 @@ class FastTfidf:
         self.token_re = re.compile(vec.token_pattern) if vec.analyzer == "word" else None
         self.cache: dict[str, np.ndarray] = {}
         self.cache_size = cache_size
+        self._tables: dict[int, tuple[np.ndarray, Any]] = {}
+        self.compilable = NgramTable is not None and (
+            self.analyzer == "char_wb" or vec.token_pattern == r"(?u)\b\w+\b")
         if vec.norm != "l2" or not vec.use_idf or vec.stop_words or vec.strip_accents:
             raise ValueError("FastTfidf supports l2-normalised idf vectorizers only")
 
@@ -114,9 +122,28 @@ class FastTfidf:
         data = np.concatenate([val for _, val in rows]) if rows else np.zeros(0, np.float32)
         return sp.csr_matrix((data, indices, indptr), shape=(len(docs), len(self.idf)))
 
+    def _table(self, weights: np.ndarray) -> Any:
+        """The compiled scorer for these weights (built once per weight matrix)."""
+        held = self._tables.get(id(weights))
+        if held is None or held[0] is not weights:
+            terms = [""] * len(self.idf)
+            for term, idx in self.vocab.items():
+                terms[idx] = term
+            table = NgramTable(terms, self.idf, np.ascontiguousarray(weights, np.float32),
+                               weights.shape[1], self.analyzer, self.min_n, self.max_n,
+                               self.sublinear)
+            held = self._tables[id(weights)] = (weights, table)
+        return held[1]
+
     def dot(self, docs: list[str], weights: np.ndarray) -> np.ndarray:
         """`transform(docs) @ weights` for a (n_features, k) C-contiguous `weights`, without
-        building a sparse matrix: a gather of the rows each document uses."""
+        building a sparse matrix: compiled where it can be, else a gather of the rows each
+        document uses."""
+        if self.compilable:
+            table = self._table(weights)
+            lower = str.lower if self.lowercase else str
+            rows = [table.dot(lower(doc)) for doc in docs]
+            return np.array(rows, np.float64).reshape(len(docs), weights.shape[1])
         out = np.zeros((len(docs), weights.shape[1]), np.float64)
         for i, doc in enumerate(docs):
             idx, val = self.row(doc)
@@ -220,10 +247,7 @@ class Bundle:
 
         A kind's probability is P(kind | offensive) times P(severity at least the kind's).
         """
-        prepared = [prepare(t) for t in texts]
-        norms = [p[0] for p in prepared]
-        masked = [p[1] for p in prepared]
-        lex = np.vstack([lexicon_counts(n, t) for n, t in zip(norms, texts, strict=True)])
+        norms, masked, lex = featurise(texts)
         z = self.severity_logits(masked, lex)
         sev = softmax(z / self.temperature)
         pk = sigmoid(self.kind_logits(norms, lex))

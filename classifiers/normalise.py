@@ -18,6 +18,7 @@ import html
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 from classifiers.lexicon import DEHUMANISING, IDENTITY_TERMS, MASKABLE, SEXUAL, SLURS, THREAT
 
@@ -74,11 +75,19 @@ def fold_confusables(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = text.translate(_CONFUSABLE_TABLE)
     if not text.isascii():
-        decomposed = unicodedata.normalize("NFD", text)
-        text = unicodedata.normalize(
-            "NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
+        # accents off: only the non-ASCII runs need decomposing, and mail is mostly ASCII
+        text = _NON_ASCII.sub(_strip_marks, text)
         text = text.lower().translate(_CONFUSABLE_TABLE)
     return text
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _strip_marks(match: re.Match) -> str:
+    decomposed = unicodedata.normalize("NFD", match.group(0))
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
 
 
 def _mention(match: re.Match) -> str:
@@ -86,18 +95,41 @@ def _mention(match: re.Match) -> str:
     return word if word in _KNOWN else " "
 
 
+def _sub_lines(pattern: re.Pattern, repl: Any, text: str, *needles: str) -> str:
+    """`pattern.sub(repl, text)` run only on the lines holding one of `needles` (case
+    folded): for patterns that never span a line break and need a needle, the same result
+    for a fraction of the scanning."""
+    lower = text.lower()
+    if len(lower) != len(text):         # lower-casing moved offsets: scan it all
+        return pattern.sub(repl, text)
+    lines: list[tuple[int, int]] = []   # (start, end) of each line holding a needle
+    for needle in needles:
+        at = lower.find(needle)
+        while at >= 0:
+            end = text.find("\n", at)
+            end = len(text) if end < 0 else end
+            lines.append((text.rfind("\n", 0, at) + 1, end))
+            at = lower.find(needle, end)
+    out, done = [], 0
+    for start, end in sorted(set(lines)):
+        out += [text[done:start], pattern.sub(repl, text[start:end])]
+        done = end
+    out.append(text[done:])
+    return "".join(out)
+
+
 def strip_artefacts(text: str) -> str:
     text = html.unescape(html.unescape(text))
     lower = text.lower()
     if "@" in text:
-        text = _EMAIL.sub(" ", _MENTION.sub(_mention, text))
+        text = _sub_lines(_EMAIL, " ", _sub_lines(_MENTION, _mention, text, "@"), "@")
     if "http" in lower or "www." in lower:
-        text = _LINK.sub(" ", text)
+        text = _sub_lines(_LINK, " ", text, "http", "www.")
     if "url" in lower or "user" in lower or "link]" in lower:
-        text = _PLACEHOLDERS.sub(" ", text)
+        text = _sub_lines(_PLACEHOLDERS, " ", text, "url", "user", "link]")
     if "rt:" in lower or "rt" in lower.split():
-        text = _RT.sub("", text)
-    return _HASH.sub("", text) if "#" in text else text
+        text = _RT.sub("", text)    # not by line: "rt" ending a line is followed by "\n"
+    return _sub_lines(_HASH, "", text, "#") if "#" in text else text
 
 
 def _collapse_repeat(match: re.Match) -> str:
@@ -153,16 +185,21 @@ def _dedouble(word: str) -> str:
     """`fuuck`, `shiit` -> the lexicon word when collapsing a doubled letter gives one."""
     if word in _KNOWN or len(word) < 4:
         return word
-    single = re.sub(r"(.)\1", r"\1", word)
+    single = _DOUBLE.sub(r"\1", word)
     return single if single in _KNOWN else word
 
 
-@lru_cache(maxsize=65536)
+_DOUBLE = re.compile(r"(.)\1")
+
+
 def _fix_token(token: str) -> str:
-    m = _WORDCHARS.match(token)
-    lead, core, trail = m.group(1), m.group(2), m.group(3) if m else ("", token, "")
+    if token.isascii() and token.isalpha():     # most words: no mask, leet or punctuation
+        return _dedouble(_LEET_WORDS.get(token, token))
+    lead, core, trail = _WORDCHARS.match(token).groups()    # the pattern matches anything
     if not core:
         return token
+    if core.isascii() and core.isalpha():       # a plain word in punctuation: "(word),"
+        return f"{lead}{_dedouble(_LEET_WORDS.get(core, core))}{trail}"
     unmasked = _unmask(core)
     if unmasked is not None:
         return f"{lead}{unmasked}{trail}"
@@ -185,9 +222,27 @@ def _join_spaced(match: re.Match) -> str:
     return letters
 
 
+# token -> fixed token. A plain dict read through `map(dict.get)` costs a third of an
+# lru_cache hit, and a mail's ~800 tokens are mostly ones seen before; when full it is
+# emptied, and a token another thread's clearing loses is simply fixed again.
+_FIXED: dict[str, str] = {}
+_FIXED_MAX = 65536
+
+
+def _fix_tokens(tokens: list[str]) -> list[str]:
+    fixed = list(map(_FIXED.get, tokens))
+    if None in fixed:
+        if len(_FIXED) > _FIXED_MAX:
+            _FIXED.clear()
+        for i, token in enumerate(tokens):
+            if fixed[i] is None:
+                fixed[i] = _FIXED[token] = _fix_token(token)
+    return fixed
+
+
 def normalise(text: str) -> str:
     text = fold_confusables(text).lower()
     text = strip_artefacts(text)
     text = _REPEAT3.sub(_collapse_repeat, text)
     text = _SPACED.sub(_join_spaced, text)
-    return " ".join(map(_fix_token, text.split()))
+    return " ".join(_fix_tokens(text.split()))

@@ -15,7 +15,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from classifiers.datasets import Example
-from classifiers.features import PLACEHOLDER, lexicon_counts, prepare
+from classifiers.features import PLACEHOLDER, featurise
 from classifiers.model import Bundle, softmax
 from classifiers.taxonomy import KIND_CODES, SEVERITIES
 
@@ -44,10 +44,8 @@ class Prepared:
 
 
 def prepare_all(texts: Sequence[str]) -> Prepared:
-    pairs = [prepare(t) for t in texts]
-    norms = [p[0] for p in pairs]
-    lex = np.vstack([lexicon_counts(n, t) for n, t in zip(norms, texts, strict=True)])
-    return Prepared(list(texts), norms, [p[1] for p in pairs], lex)
+    norms, masked, lex = featurise(list(texts))
+    return Prepared(list(texts), norms, masked, lex)
 
 
 def _drop_placeholder(vec: TfidfVectorizer, docs: list[str],

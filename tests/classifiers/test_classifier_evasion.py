@@ -5,6 +5,8 @@ The sentence is written here, for the test; it is in no training source.
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from classifiers.normalise import normalise
@@ -55,3 +57,22 @@ def test_normalise_leaves_ordinary_numbers_alone(text):
 
 def test_platform_artefacts_are_removed():
     assert normalise("RT @someone: look #amazing http://t.co/abc [URL] @USER") == ": look amazing"
+
+
+@pytest.mark.parametrize("text", [
+    "see http://127.0.0.2:9/x.png\nand www.example.test/a at the end http://127.0.0.3/",
+    "mail bob@example.test or @carol\n@ss line\n#tag at start\nlast line #end",
+    "an [url] and a user\nuser\nURL at the start\nlink] half",
+    "İstanbul http://127.0.0.2/İ @user",          # lower-casing changes the length
+    "no artefacts at all\n\n", "@\n#\nhttp", "",
+])
+def test_artefacts_are_stripped_line_by_line_as_from_the_whole_text(text):
+    """strip_artefacts scans only the lines holding an artefact's literal; the result is
+    the whole-text scan's."""
+    from classifiers import normalise as n
+
+    whole = html.unescape(html.unescape(text))
+    whole = n._EMAIL.sub(" ", n._MENTION.sub(n._mention, whole))
+    whole = n._PLACEHOLDERS.sub(" ", n._LINK.sub(" ", whole))
+    whole = n._HASH.sub("", n._RT.sub("", whole))
+    assert n.strip_artefacts(text) == whole
