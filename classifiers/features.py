@@ -112,18 +112,22 @@ for _bit, _words in ((_PROF, _PROFANITY), (_SLUR, SLURS), (_SEX, _SEXUAL), (_THR
         _FLAGS[_w] = _FLAGS.get(_w, 0) | _bit
 
 
-_NOT_LOWER = {c: None for c in range(128) if not chr(c).islower()}
-_NOT_UPPER = {c: None for c in range(128) if not chr(c).isupper()}
+_NOT_UPPER = bytes(c for c in range(256) if not 65 <= c <= 90)         # all but A-Z
+_NOT_LOWER = bytes(c for c in range(256) if not 97 <= c <= 122)        # all but a-z
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 def shouting_ratio(raw: str) -> float:
     """The share of letters in capitals (0 for fewer than 21 letters)."""
-    if raw.isascii():     # str.translate counts in C; the general path is per letter
-        upper = len(raw.translate(_NOT_UPPER))
-        n_letters = upper + len(raw.translate(_NOT_LOWER))
-    else:
-        letters = _LETTERS.findall(raw)
-        upper, n_letters = sum(map(str.isupper, letters)), len(letters)
+    # ASCII letters are counted by bytes.translate in C; only the non-ASCII runs (an
+    # apostrophe here, an accent there) go letter by letter
+    ascii_bytes = raw.encode("ascii", "ignore")
+    upper = len(ascii_bytes.translate(None, _NOT_UPPER))
+    n_letters = upper + len(ascii_bytes.translate(None, _NOT_LOWER))
+    if not raw.isascii():
+        letters = _LETTERS.findall("".join(_NON_ASCII.findall(raw)))
+        upper += sum(map(str.isupper, letters))
+        n_letters += len(letters)
     return upper / n_letters if n_letters > 20 else 0.0
 
 

@@ -69,23 +69,37 @@ _CONFUSABLE_TABLE = {ord(k): v for k, v in _CONFUSABLES.items()}
 
 
 def fold_confusables(text: str) -> str:
+    # Every character these steps change is non-ASCII, and mail is mostly ASCII (an
+    # Outlook apostrophe makes a message non-ASCII): str.translate with a dict costs
+    # ~0.3 ms on 5 KB of text, on its non-ASCII runs alone a few microseconds.
     if text.isascii():
         return text
-    text = text.translate(_ZERO_WIDTH)
+    text = _on_non_ascii(text, _drop_zero_width)
     text = unicodedata.normalize("NFKC", text)
-    text = text.translate(_CONFUSABLE_TABLE)
+    text = _on_non_ascii(text, _fold_letters)
     if not text.isascii():
-        # accents off: only the non-ASCII runs need decomposing, and mail is mostly ASCII
-        text = _NON_ASCII.sub(_strip_marks, text)
-        text = text.lower().translate(_CONFUSABLE_TABLE)
+        text = _on_non_ascii(text, _strip_marks)
+        text = _on_non_ascii(text.lower(), _fold_letters)
     return text
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
-def _strip_marks(match: re.Match) -> str:
-    decomposed = unicodedata.normalize("NFD", match.group(0))
+def _on_non_ascii(text: str, fold: Any) -> str:
+    return _NON_ASCII.sub(lambda run: fold(run.group(0)), text)
+
+
+def _drop_zero_width(run: str) -> str:
+    return run.translate(_ZERO_WIDTH)
+
+
+def _fold_letters(run: str) -> str:
+    return run.translate(_CONFUSABLE_TABLE)
+
+
+def _strip_marks(run: str) -> str:
+    decomposed = unicodedata.normalize("NFD", run)
     return unicodedata.normalize(
         "NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
 

@@ -1,0 +1,74 @@
+"""Where featurising takes a short cut for speed (work on non-ASCII runs only, counting
+in bytes, masking by split), it gives what the straightforward code gives, on random
+text that mixes ASCII with accents, other scripts, confusables and zero-width marks."""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+
+import pytest
+
+from classifiers import features, normalise
+from classifiers.lexicon import IDENTITY_TERMS
+
+ALPHABET = ("aAbBeEsSzZ019 _.,'\n*@#" "ÉéÜüßЖжаеорсΩωο日’“”–\u200b\u00ad\u2028ǅİﬁｆＦ"
+            "e\u0301o\u0308")
+WORDS = list(IDENTITY_TERMS)[:40] + ["mentally ill", "people of colour", "the", "fuck", "ok"]
+
+
+def _random_texts(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(n):
+        parts = [rng.choice(ALPHABET) if rng.random() < 0.7 else f" {rng.choice(WORDS)} "
+                 for _ in range(rng.randrange(0, 120))]
+        texts.append("".join(parts))
+    return texts
+
+
+def _fold_whole_text(text: str) -> str:
+    if text.isascii():
+        return text
+    text = text.translate(normalise._ZERO_WIDTH)
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(normalise._CONFUSABLE_TABLE)
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFD", text)
+        text = unicodedata.normalize(
+            "NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
+        text = text.lower().translate(normalise._CONFUSABLE_TABLE)
+    return text
+
+
+def _shouting_by_letter(raw: str) -> float:
+    letters = re.findall(r"[^\W\d_]", raw)
+    upper = sum(map(str.isupper, letters))
+    return upper / len(letters) if len(letters) > 20 else 0.0
+
+
+def _mask_by_callback(norm: str) -> str:
+    norm = features._MULTIWORD.sub(features.PLACEHOLDER, norm)
+    return re.sub(r"[a-z0-9']+", lambda m: features.PLACEHOLDER
+                  if m.group(0) in IDENTITY_TERMS else m.group(0), norm)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fold_on_non_ascii_runs_is_fold_on_the_whole_text(seed):
+    for text in _random_texts(400, seed):
+        assert normalise.fold_confusables(text) == _fold_whole_text(text), repr(text)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_shouting_counted_in_bytes_is_shouting_counted_by_letter(seed):
+    for text in _random_texts(400, seed) + ["ALL CAPS AND ÉCOLE AND ЖЖЖ" * 3]:
+        assert features.shouting_ratio(text) == _shouting_by_letter(text), repr(text)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_masking_by_split_is_masking_by_callback(seed):
+    for text in _random_texts(400, seed):
+        norm = normalise.normalise(text)
+        assert features.mask_groups(norm) == _mask_by_callback(norm), repr(norm)
+        assert features.mask_groups(norm, features.words_of(norm)) == _mask_by_callback(norm)
