@@ -116,7 +116,11 @@ def main() -> int:
     def ms(x: float) -> str:
         return f"{x * 1000:8.3f} ms"
 
-    print(f"model {clf.version}, corpus {len(bodies)} bodies of {BODY_CHARS} chars")
+    from classifiers.model import NgramTable
+
+    scorer = "compiled (classifiers._ngrams)" if NgramTable else "Python (extension not built)"
+    print(f"model {clf.version}, corpus {len(bodies)} bodies of {BODY_CHARS} chars, "
+          f"n-gram scoring {scorer}")
     print("| measure | value |")
     print("| --- | ---: |")
     print(f"| single message (mail split + score), mean | {ms(statistics.mean(single))} |")

@@ -16,6 +16,7 @@ from classifiers.modelfile import DEFAULT_MODEL, ModelFileError
 MODELS_DIR = DEFAULT_MODEL.parent
 LOSO_FILE = MODELS_DIR / "loso.json"
 BIAS_FILE = MODELS_DIR / "identity_bias.json"
+FUNCTIONAL_FILE = MODELS_DIR / "functional.json"
 
 
 def register(subparsers) -> None:
@@ -34,7 +35,8 @@ def register(subparsers) -> None:
                     help="also leave-one-source-out (trains one model per source, slow)")
     ev.add_argument("--json", action="store_true", help="print JSON instead of tables")
     ev.add_argument("--write-card", action="store_true",
-                    help="save identity-bias results and rewrite models/MODEL_CARD.md")
+                    help="save identity-bias and functional-check results and rewrite "
+                         "models/MODEL_CARD.md")
     ev.set_defaults(func=cmd_evaluate)
 
     cl = subparsers.add_parser(
@@ -58,10 +60,22 @@ def cmd_train(args) -> int:
 
     card = train_and_save(args.out, log=log)
     if not args.no_card_md:
-        write_markdown(card, MODELS_DIR / "MODEL_CARD.md", LOSO_FILE, BIAS_FILE)
+        from classifiers.modelfile import load
+
+        bundle, _ = load(args.out)
+        FUNCTIONAL_FILE.write_text(json.dumps(functional_results(bundle), indent=1) + "\n")
+        write_markdown(card, MODELS_DIR / "MODEL_CARD.md", LOSO_FILE, BIAS_FILE, FUNCTIONAL_FILE)
     print(json.dumps({"model": str(args.out), "sha256": card["sha256"],
                       "size_bytes": card["size_bytes"]}))
     return 0
+
+
+def functional_results(bundle) -> dict:
+    """The functional checks at classify's 0.5 and at the pupil hold threshold."""
+    from classifiers.evaluate import HOLD_THRESHOLDS
+    from classifiers.functional import evaluate
+
+    return evaluate(bundle, {"0.5": 0.5, "pupil hold": HOLD_THRESHOLDS["pupil"]["serious"]})
 
 
 def cmd_evaluate(args) -> int:
@@ -90,6 +104,7 @@ def cmd_evaluate(args) -> int:
 
     results["identity_bias"] = identity_bias(
         bundle, [e for e in dev if e.source != "spamassassin_ham"])
+    results["functional"] = functional_results(bundle)
     if args.loso:
         loso = leave_one_source_out(REAL_SOURCES, log=lambda m: print(m, file=sys.stderr))
         LOSO_FILE.write_text(json.dumps(loso, indent=1, sort_keys=True) + "\n")
@@ -98,7 +113,8 @@ def cmd_evaluate(args) -> int:
         from classifiers.modelcard import write_markdown
 
         BIAS_FILE.write_text(json.dumps(results["identity_bias"], indent=1) + "\n")
-        write_markdown(card, MODELS_DIR / "MODEL_CARD.md", LOSO_FILE, BIAS_FILE)
+        FUNCTIONAL_FILE.write_text(json.dumps(results["functional"], indent=1) + "\n")
+        write_markdown(card, MODELS_DIR / "MODEL_CARD.md", LOSO_FILE, BIAS_FILE, FUNCTIONAL_FILE)
     if args.json:
         print(json.dumps(results, indent=1, sort_keys=True))
     else:
@@ -107,6 +123,10 @@ def cmd_evaluate(args) -> int:
         print("== clean real mail held (SpamAssassin ham, dev half):",
               json.dumps(results["clean_mail_hold"]))
         print("== identity-term bias (clean dev texts):", json.dumps(results["identity_bias"]))
+        from classifiers.functional import format_table
+
+        print("== functional checks (project-written cases, never trained on):")
+        print("\n".join(format_table(results["functional"])))
         for name, r in results.get("leave_one_source_out", {}).items():
             if "per_severity" in r:
                 print(format_report(r))

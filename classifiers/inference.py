@@ -12,6 +12,7 @@ least the kind's). `explain` names the words and phrases that drove a score.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,10 @@ import numpy as np
 from classifiers import modelfile
 from classifiers.features import PLACEHOLDER, prepare
 from classifiers.lexicon import PROFANITY, SEXUAL, SLURS
-from classifiers.model import Bundle
+from classifiers.model import Bundle, NgramTable
 from classifiers.taxonomy import KIND_BY_CODE, SEVERITIES
 
+log = logging.getLogger(__name__)
 DEFAULT_THRESHOLDS: dict[str, float] = {"mild": 0.5, "serious": 0.5, "gross": 0.5}
 _FLAG_WORDS = frozenset(PROFANITY) | frozenset(SLURS) | frozenset(SEXUAL)
 
@@ -62,6 +64,9 @@ class Classifier:
     def load(cls, path: Path | str | None = None,
              thresholds: dict[str, float] | None = None) -> Classifier:
         bundle, card = modelfile.load(path)
+        if NgramTable is None:
+            log.warning("classifiers._ngrams is not built (pip install -e . with gcc and the "
+                        "Python headers): scoring in Python, about twice as slow")
         return cls(bundle, card, thresholds)
 
     @property

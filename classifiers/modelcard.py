@@ -26,7 +26,8 @@ def _source_table(metrics: dict) -> list[str]:
 
 
 def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
-                   bias_file: Path | None = None, loso_note: str = "") -> None:
+                   bias_file: Path | None = None, functional_file: Path | None = None,
+                   loso_note: str = "") -> None:
     m = card["dev_metrics"]
     lines = [
         "# Model card: Appendix I content classifier",
@@ -105,6 +106,18 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
         lines += ["", "Real counter-speech and encyclopaedic passages were not available "
                   "here; the project-written neutral/counter-speech set is train-only and "
                   "is not evidence.", ""]
+    if functional_file and functional_file.exists():
+        from classifiers.functional import format_table
+
+        result = json.loads(functional_file.read_text())
+        lines += ["### Functional checks (project-written cases, never trained on)", "",
+                  f"{result['n']} short sentences in `classifiers/functional/cases.jsonl`, one "
+                  "behaviour each (see `classifiers/functional.py`). \"Right\" means flagged "
+                  "(P(serious or worse) at or over the threshold) exactly when the case is "
+                  "offensive. Written by this project, like the lexicon, so a check rather "
+                  "than independent evidence; they were written before any model was scored "
+                  "on them, and no training reads them.", "",
+                  *format_table(result), ""]
     if loso_file and loso_file.exists():
         loso = json.loads(loso_file.read_text())
         lines += ["### Leave one source out (trained on the others, tested on all of it)", "",
@@ -135,11 +148,20 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
         "with no ham in training 0.7-1.3 % (this model 1.01 %). The cost: ~1 GB installed, "
         "200-570 MB more per process, 61 ms per routed message (p99 of the cascade ~75 ms).",
         "- Cost (`python -m bench.classifier`, 5 KB bodies of real ham, one core, 29 Nov "
-        "2026): 1.8 ms per message batched, 2.9 ms single (median 2.5, p99 8.2; the single "
-        "figure includes first sight of each word), model memory ~36 MB RSS. The < 1 ms aim "
-        "is not met: normalisation and n-gram lookup are Python, kept to C-speed passes where "
-        "possible (per-word n-gram cache, substring guards before each regex, logits gathered "
-        "from the weight rows a text uses).",
+        "2026): 1.3 ms per message batched, 1.8-1.9 ms single (median 1.8, p99 4.0; the "
+        "single figure includes first sight of each word), model memory ~36 MB RSS. The "
+        "previous code on the same machine: 2.75 ms batched, 4.4 ms single. The TF-IDF "
+        "scoring is compiled (`classifiers/_ngrams.c`, ~0.35 ms of a message, run without "
+        "the GIL); the rest is Python: normalisation ~0.4 ms, lexicon features ~0.2 ms, mail "
+        "splitting ~0.1 ms, per-call overhead. The < 1 ms aim is not met; moving the "
+        "normaliser's whole-text passes into C is the next step, at the price of a second "
+        "copy of its rules.",
+        "- Short, plain-spoken abuse is under-flagged (functional checks above): threats, "
+        "sexual messages and incitement score low when they carry no slur or profanity. Part "
+        "of the cause is the mild class (dev F1 about 0.1; EDOS stereotypes and "
+        "project-written jokes), which draws probability away from serious and gross: this "
+        "model gives \"I want to see your tits, send a pic tonight\" mild 0.73. One such "
+        "threat was in the project-written training text and is still missed.",
         "- Thresholds were set by hand (see above), not optimised on a held-out set of mail "
         "large enough to resolve 0.5 % (the staged ham is 1,000 messages).",
         "- Counter-speech that quotes abuse (\"calling them vermin is wrong\") is still often "

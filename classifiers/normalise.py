@@ -197,7 +197,7 @@ def _deleet(core: str) -> str:
 
 def _dedouble(word: str) -> str:
     """`fuuck`, `shiit` -> the lexicon word when collapsing a doubled letter gives one."""
-    if word in _KNOWN or len(word) < 4:
+    if word in _KNOWN or len(word) < 4 or not _DOUBLE.search(word):
         return word
     single = _DOUBLE.sub(r"\1", word)
     return single if single in _KNOWN else word
