@@ -1,7 +1,7 @@
 """Functional checks: short project-written cases, one behaviour each, that a filter for
 a school must get right whatever source its training text came from.
 
-PROJECT-WRITTEN, NEVER TRAINED ON. `functional/cases.jsonl` holds 118 sentences, each
+PROJECT-WRITTEN, NEVER TRAINED ON. `functional_cases.jsonl` holds 118 sentences, each
 with the behaviour it tests and whether Appendix I calls it offensive (serious or gross):
 slurs, threats, dehumanisation, derogation, spelling evasions, abuse aimed at a person,
 sexual content and incitement must be flagged; neutral and positive mentions of groups,
@@ -23,7 +23,7 @@ import numpy as np
 
 from classifiers.model import Bundle
 
-CASES_FILE = Path(__file__).resolve().parent / "functional" / "cases.jsonl"
+CASES_FILE = Path(__file__).resolve().parent / "functional_cases.jsonl"
 
 
 def load_cases(path: Path = CASES_FILE) -> list[dict]:

@@ -111,7 +111,7 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
 
         result = json.loads(functional_file.read_text())
         lines += ["### Functional checks (project-written cases, never trained on)", "",
-                  f"{result['n']} short sentences in `classifiers/functional/cases.jsonl`, one "
+                  f"{result['n']} short sentences in `classifiers/functional_cases.jsonl`, one "
                   "behaviour each (see `classifiers/functional.py`). \"Right\" means flagged "
                   "(P(serious or worse) at or over the threshold) exactly when the case is "
                   "offensive. Written by this project, like the lexicon, so a check rather "
