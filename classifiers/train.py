@@ -28,6 +28,8 @@ class TrainConfig:
     severity_c: float = 2.0
     kind_c: float = 2.0
     class_balance_power: float = 0.5     # 0 = as sampled, 1 = fully balanced
+    # (severity, most its examples may be up-weighted by balancing)
+    class_boost_cap: tuple[tuple[str, float], ...] = ()
     lex_scale: float = 1.0
     max_iter: int = 300
     stack: bool = True
@@ -61,13 +63,17 @@ def _drop_placeholder(vec: TfidfVectorizer, docs: list[str],
     return TfidfVectorizer(**params).fit(docs)
 
 
-def sample_weights(examples: Sequence[Example], power: float) -> np.ndarray:
+def sample_weights(examples: Sequence[Example], power: float,
+                   boost_cap: Sequence[tuple[str, float]] = ()) -> np.ndarray:
     w = np.array([e.weight for e in examples], dtype=np.float64)
     totals: Counter[str] = Counter()
     for e, wi in zip(examples, w, strict=True):
         totals[e.severity] += wi
     mean = sum(totals.values()) / len(totals)
     factor = {s: (mean / totals[s]) ** power for s in totals}
+    for severity, cap in boost_cap:
+        if severity in factor:
+            factor[severity] = min(factor[severity], cap)
     w *= np.array([factor[e.severity] for e in examples])
     return w * (len(w) / w.sum())
 
@@ -107,7 +113,7 @@ def _fit(examples: Sequence[Example], config: TrainConfig, calib: Sequence[Examp
                     lex_scale=config.lex_scale)
     xs = bundle.severity_features(p.masked, p.lex)
     y = np.array([SEVERITIES.index(e.severity) for e in examples])
-    w = sample_weights(examples, config.class_balance_power)
+    w = sample_weights(examples, config.class_balance_power, config.class_boost_cap)
     t1 = time.perf_counter()
     sev = LogisticRegression(C=config.severity_c, max_iter=config.max_iter)
     sev.fit(xs, y, sample_weight=w)
@@ -162,8 +168,8 @@ def fit_stacker(bundle: Bundle, calib: Sequence[Example], config: TrainConfig, l
     z1, z2 = bundle.base_logits(p.masked, p.lex)
     y = np.array([SEVERITIES.index(e.severity) for e in calib])
     stack = LogisticRegression(C=config.stack_c, max_iter=1000)
-    stack.fit(np.hstack([z1, z2]), y, sample_weight=sample_weights(calib,
-                                                                   config.class_balance_power))
+    stack.fit(np.hstack([z1, z2]), y, sample_weight=sample_weights(
+        calib, config.class_balance_power, config.class_boost_cap))
     bundle.stack_coef, bundle.stack_intercept = _full(stack, 8)
     log("  stacker weights (rows clean..gross; n-gram logits | lexicon logits):\n" + "\n".join(
         "    " + " ".join(f"{v:6.2f}" for v in row) for row in bundle.stack_coef))

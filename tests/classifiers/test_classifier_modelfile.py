@@ -97,3 +97,15 @@ def test_untrusted_types_are_refused_even_with_a_matching_card(tmp_path):
 def test_committed_model_matches_its_card(classifier):
     assert classifier.card["sha256"] == modelfile.sha256_of(modelfile.DEFAULT_MODEL)
     assert modelfile.DEFAULT_MODEL.stat().st_size < 15_000_000
+
+
+def test_class_balancing_boosts_rare_severities_up_to_their_cap():
+    from classifiers.train import sample_weights
+
+    examples = ([Example("c", "test", "clean", (), "clean")] * 90
+                + [Example("m", "test", "mild", (), "mild")] * 10)
+    w = sample_weights(examples, power=1.0)
+    assert w[-1] / w[0] == pytest.approx(9.0)              # fully balanced: 90 / 10
+    capped = sample_weights(examples, power=1.0, boost_cap=(("mild", 1.0),))
+    assert capped[-1] / capped[0] == pytest.approx(90 / 50)   # mild as sampled, clean still cut
+    assert capped.sum() == pytest.approx(len(examples))
