@@ -162,6 +162,18 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
         "project-written jokes), which draws probability away from serious and gross: this "
         "model gives \"I want to see your tits, send a pic tonight\" mild 0.73. One such "
         "threat was in the project-written training text and is still missed.",
+        "- Measured and not shipped (29 Nov 2026; figures are leave-one-source-out mean "
+        "macro-F1 over the five text sources / functional checks right @0.5 / clean mail held "
+        "for pupils with no ham in training / clean dev text naming a group flagged @0.5). "
+        "This model: 0.617 / 0.64 / 1.0 % / 17.3 %. Mild not boosted by class balancing: "
+        "0.622 / 0.68 / 1.1 % / 19.5 %. Negatives from one-harm sources (EDOS labels sexism, "
+        "Stormfront hate, the cyberbullying set bullying) that swear not trained on as clean, "
+        "since Appendix I rates bad language Serious, mild not boosted: 0.647 / 0.68 / 2.6 % "
+        "/ 23.0 %; also EDOS \"not sexist\" posts with a slur (many are openly racist): "
+        "0.658 / 0.69 / 3.2 % / 24.1 %. Each buys recall with holds of clean mail: of the 32 "
+        "clean messages the last one held, 13 swear and the rest are threads on religion and "
+        "politics. Whether a pupil's mail that swears should be held is the trust's call. "
+        "Char n-grams cut to 2,000: 0.619, no better.",
         "- Thresholds were set by hand (see above), not optimised on a held-out set of mail "
         "large enough to resolve 0.5 % (the staged ham is 1,000 messages).",
         "- Counter-speech that quotes abuse (\"calling them vermin is wrong\") is still often "
