@@ -26,7 +26,7 @@ from classifiers.lexicon import (
     SLURS,
     THREAT,
 )
-from classifiers.normalise import normalise
+from classifiers.normalise import NON_ASCII, normalise
 
 PLACEHOLDER = "xidx"
 _WORD = re.compile(r"[a-z0-9']+")
@@ -114,7 +114,6 @@ for _bit, _words in ((_PROF, _PROFANITY), (_SLUR, SLURS), (_SEX, _SEXUAL), (_THR
 
 _NOT_UPPER = bytes(c for c in range(256) if not 65 <= c <= 90)         # all but A-Z
 _NOT_LOWER = bytes(c for c in range(256) if not 97 <= c <= 122)        # all but a-z
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 def shouting_ratio(raw: str) -> float:
@@ -125,7 +124,7 @@ def shouting_ratio(raw: str) -> float:
     upper = len(ascii_bytes.translate(None, _NOT_UPPER))
     n_letters = upper + len(ascii_bytes.translate(None, _NOT_LOWER))
     if not raw.isascii():
-        letters = _LETTERS.findall("".join(_NON_ASCII.findall(raw)))
+        letters = _LETTERS.findall("".join(NON_ASCII.findall(raw)))
         upper += sum(map(str.isupper, letters))
         n_letters += len(letters)
     return upper / n_letters if n_letters > 20 else 0.0

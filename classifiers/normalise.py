@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -83,11 +84,11 @@ def fold_confusables(text: str) -> str:
     return text
 
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
-def _on_non_ascii(text: str, fold: Any) -> str:
-    return _NON_ASCII.sub(lambda run: fold(run.group(0)), text)
+def _on_non_ascii(text: str, fold: Callable[[str], str]) -> str:
+    return NON_ASCII.sub(lambda run: fold(run.group(0)), text)
 
 
 def _drop_zero_width(run: str) -> str:
@@ -195,15 +196,15 @@ def _deleet(core: str) -> str:
     return out
 
 
+_DOUBLE = re.compile(r"(.)\1")
+
+
 def _dedouble(word: str) -> str:
     """`fuuck`, `shiit` -> the lexicon word when collapsing a doubled letter gives one."""
     if word in _KNOWN or len(word) < 4 or not _DOUBLE.search(word):
         return word
     single = _DOUBLE.sub(r"\1", word)
     return single if single in _KNOWN else word
-
-
-_DOUBLE = re.compile(r"(.)\1")
 
 
 def _fix_token(token: str) -> str:
