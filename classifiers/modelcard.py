@@ -172,7 +172,11 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
         "/ 23.0 %; also EDOS \"not sexist\" posts with a slur (many are openly racist): "
         "0.658 / 0.69 / 3.2 % / 24.1 %. Each buys recall with holds of clean mail: of the 32 "
         "clean messages the last one held, 13 swear and the rest are threads on religion and "
-        "politics. Whether a pupil's mail that swears should be held is the trust's call. "
+        "politics. Threshold-free, that last trial ranks better: leave-one-source-out AUC "
+        "0.738 -> 0.765 (higher on four sources of five), and at the threshold that holds 1 % "
+        "of never-seen clean mail (0.70 here, 0.84 for the trial) macro-F1 0.580 -> 0.601. "
+        "Shipping it means moving the pupil threshold, and whether a pupil's mail that swears "
+        "should be held is the trust's call. "
         "Char n-grams cut to 2,000: 0.619, no better.",
         "- Thresholds were set by hand (see above), not optimised on a held-out set of mail "
         "large enough to resolve 0.5 % (the staged ham is 1,000 messages).",
