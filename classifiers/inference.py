@@ -13,7 +13,6 @@ least the kind's). `explain` names the words and phrases that drove a score.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from classifiers import modelfile
-from classifiers.features import PLACEHOLDER, prepare
+from classifiers.features import PLACEHOLDER, prepare, words_of
 from classifiers.lexicon import PROFANITY, SEXUAL, SLURS
 from classifiers.model import Bundle, NgramTable
 from classifiers.taxonomy import KIND_BY_CODE, SEVERITIES
@@ -104,19 +103,14 @@ class Classifier:
     def explain(self, text: str, severity: str, limit: int = 6) -> list[str]:
         """The words and phrases that pushed this text towards `severity`."""
         norm, masked = prepare(text)
-        words = set(re.findall(r"[a-z0-9']+", norm))
+        words = set(words_of(norm))
         flagged = sorted(words & _FLAG_WORDS)
         level = SEVERITIES.index(severity)
         x = self.bundle.word.transform([masked]).tocsr()
-        n_word = x.shape[1]
         contrib = x.data * (self.bundle.sev_coef[level, x.indices]
                             - self.bundle.sev_coef[0, x.indices])
         if self._word_terms is None:
-            vocab = self.bundle.word.vocabulary_
-            terms = [""] * n_word
-            for term, idx in vocab.items():
-                terms[idx] = term
-            self._word_terms = terms
+            self._word_terms = self.bundle.word.get_feature_names_out().tolist()
         order = np.argsort(-contrib)
         phrases = []
         for j in order[:limit]:

@@ -101,9 +101,9 @@ _FORWARD = re.compile(
     r"-{2,}\s*forwarded by .*|-{3,}\s*fwd?:?.*-{3,}|fwd?:\s*$)", re.I)
 _SIGNATURE = re.compile(r"^-- ?$")
 # The first characters of a stripped line that can be a marker (forward, original
-# message, Outlook header, signature, "On ... wrote:") or a quote; other marker lines
+# message, Outlook header, signature, "On ... wrote:"); other marker lines
 # (attributions) end with a colon.
-_MARKER_FIRST = frozenset("->bBfFoO")
+_MARKER_FIRST = frozenset("-bBfFoO")
 _SUBJECT_FWD = re.compile(r"^\s*(?:(?:fwd?|fw|tr|wg)\s*:\s*|\[fwd?:)", re.I)
 
 
@@ -133,49 +133,38 @@ def split_reply(text: str, into: Split | None = None) -> Split:
     out = into or Split()
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     mode = "own"
-    i = 0
-    while i < len(lines):
-        line = lines[i]
+    for i, line in enumerate(lines):
         stripped = line.strip()
-        if stripped and stripped[0] not in _MARKER_FIRST and stripped[-1] != ":":
-            # no marker, attribution, quote or signature starts or ends like this: the
-            # line goes where the mode says (most lines of a mail)
-            if mode == "own":
-                out.own.append(line)
-            elif mode == "forwarded":
-                out.forwarded.append(line)
-            i += 1
-            continue
-        nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
-        if _FORWARD.match(stripped):
-            mode = "forwarded"
-            out.forwards += 1
-            i += 1
-            continue
-        if mode != "forwarded" and _starts_quote(stripped, nxt):
-            # Everything after an attribution is the message replied to, unless the
-            # replier writes between quoted lines (inline reply): those stay their own.
-            rest = lines[i + 1:]
-            quoted_style = any(r.lstrip().startswith(">") for r in rest)
-            for r in rest:
-                if not quoted_style or r.lstrip().startswith(">"):
-                    out.quoted.append(r.lstrip().lstrip(">").lstrip())
-                elif _FORWARD.match(r.strip()):
-                    out.forwards += 1
-                else:
-                    out.own.append(r)
-            return out
-        if _SIGNATURE.match(line) and mode == "own":
-            mode = "signature"
-            i += 1
-            continue
+        # Only a line that starts or ends like a marker (forward, attribution, original
+        # message, signature) is tested as one; most lines of a mail are not.
+        if stripped[:1] in _MARKER_FIRST or stripped.endswith(":"):
+            if _FORWARD.match(stripped):
+                mode = "forwarded"
+                out.forwards += 1
+                continue
+            nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            if mode != "forwarded" and _starts_quote(stripped, nxt):
+                # Everything after an attribution is the message replied to, unless the
+                # replier writes between quoted lines (inline reply): those stay their own.
+                rest = lines[i + 1:]
+                quoted_style = any(r.lstrip().startswith(">") for r in rest)
+                for r in rest:
+                    if not quoted_style or r.lstrip().startswith(">"):
+                        out.quoted.append(r.lstrip().lstrip(">").lstrip())
+                    elif _FORWARD.match(r.strip()):
+                        out.forwards += 1
+                    else:
+                        out.own.append(r)
+                return out
+            if _SIGNATURE.match(line) and mode == "own":
+                mode = "signature"
+                continue
         if stripped.startswith(">"):
             out.quoted.append(stripped.lstrip(">").lstrip())
         elif mode == "forwarded":
             out.forwarded.append(line)
         elif mode == "own":
             out.own.append(line)
-        i += 1
     return out
 
 

@@ -15,12 +15,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from classifiers.features import char_view, featurise
+from classifiers.taxonomy import KIND_BY_CODE, SEVERITIES, rank
 
 try:
     from classifiers._ngrams import NgramTable
 except ImportError:     # not compiled (`pip install -e .` builds it): same numbers, slower
     NgramTable = None
-from classifiers.taxonomy import KIND_BY_CODE, SEVERITIES, rank
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -40,6 +40,7 @@ class FastTfidf:
     ("word" with a token pattern and "char_wb"), lowercase, sublinear tf, l2 norm."""
 
     def __init__(self, vec: Any, cache_size: int = 50_000) -> None:
+        self.vec = vec
         self.vocab: dict[str, int] = vec.vocabulary_
         self.idf = np.asarray(vec.idf_, dtype=np.float32)
         self.analyzer = vec.analyzer
@@ -126,9 +127,7 @@ class FastTfidf:
         """The compiled scorer for these weights (built once per weight matrix)."""
         held = self._tables.get(id(weights))
         if held is None or held[0] is not weights:
-            terms = [""] * len(self.idf)
-            for term, idx in self.vocab.items():
-                terms[idx] = term
+            terms = self.vec.get_feature_names_out().tolist()     # in feature order
             table = NgramTable(terms, self.idf, np.ascontiguousarray(weights, np.float32),
                                weights.shape[1], self.analyzer, self.min_n, self.max_n,
                                self.sublinear)

@@ -7,7 +7,6 @@ import asyncio
 import importlib
 import json
 import logging
-import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,16 +122,6 @@ async def open_configured_store(args):
 
 # -- serving ---------------------------------------------------------------------------
 
-def stop_on_signals() -> asyncio.Event:
-    """An event SIGINT and SIGTERM set, for a clean stop. Installed before a server
-    listens: a signal that comes as soon as it answers must not kill it outright."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
 def cmd_serve(args) -> int:
     config = config_of(args)
     if config.server.workers > 1:
@@ -145,6 +134,7 @@ def cmd_serve(args) -> int:
 
 async def _serve(config: GatewayConfig, extra_servers=(), sock=None, worker: int = 0) -> int:
     from gateway.app import Gateway
+    from quarantine.web.commands import stop_on_signals
 
     stop = stop_on_signals()     # before the first connection is accepted
     gateway = await Gateway.create(config)
@@ -225,6 +215,7 @@ async def _demo(config: GatewayConfig, folder: Path) -> int:
 
 def cmd_sink(args) -> int:
     from gateway.sink import serve_sink
+    from quarantine.web.commands import stop_on_signals
 
     async def run() -> int:
         host, port = parse_host_port(args.listen)

@@ -11,16 +11,21 @@ from quarantine.store import open_store
 from quarantine.web.accounts import add_user, disable_user, list_users, set_password
 
 
-async def run_web(store_url: str, web: dict[str, Any], *, retention_days: int,
-                  local_domains: list[str]) -> int:
-    from quarantine.web.serve import start_web
-
-    # Before the app serves its first page: a SIGTERM that arrives once it answers must
-    # stop it cleanly, not kill it.
+def stop_on_signals() -> asyncio.Event:
+    """An event SIGINT and SIGTERM set, for a clean stop. Installed before a server
+    listens: a signal that comes as soon as it answers must not kill it outright."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_web(store_url: str, web: dict[str, Any], *, retention_days: int,
+                  local_domains: list[str]) -> int:
+    from quarantine.web.serve import start_web
+
+    stop = stop_on_signals()     # before the app serves its first page
     store = await open_store(store_url)
     try:
         server = await start_web({**web, "enabled": True}, store, retention_days=retention_days,
