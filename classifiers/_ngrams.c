@@ -8,6 +8,11 @@
  * a dictionary lookup behind an interpreter step; here it is a hash and a compare, and
  * the GIL is released while it runs, so the gateway's scoring threads use both cores.
  *
+ * Memory layout: the tables are megabytes and a mail's n-grams land all over them, so
+ * the cost is cache misses, not arithmetic. A vocabulary slot holds the term's hash, id
+ * and place in the pool (one miss to reject an n-gram not in the vocabulary, two to
+ * accept one), and a feature's idf sits beside its weights (one miss per feature used).
+ *
  * Hostile input: every table is open-addressed with a per-process random seed, the
  * per-text word table gives up deduplicating after a bounded probe (the word is then
  * counted directly: same result, no quadratic blow-up), and n-grams longer than the
@@ -44,30 +49,60 @@ static size_t pow2_at_least(size_t n) {
 /* -- the vocabulary: term -> feature id ------------------------------------------- */
 
 typedef struct {
+    uint32_t id;            /* feature id + 1; 0 is empty */
+    uint32_t hash;          /* high half of the term's hash */
+    uint32_t off, len;      /* the term's code points in the pool */
+} Slot;
+
+/* char_wb: a word's n-gram ids, kept from one text to the next (mail repeats its words,
+ * and a word's ids cost one lookup here instead of ~4 per letter in the vocabulary) */
+typedef struct {
+    uint64_t hash;          /* 0: empty */
+    uint32_t key_off, key_len, ids_off, n_ids;
+} Word;
+
+#define CACHE_SLOTS (1u << 15)          /* at most half used: 16,384 words */
+#define CACHE_KEY_CPS (1u << 18)        /* code points of the words held */
+#define CACHE_IDS (1u << 19)            /* n-gram ids held */
+#define CACHE_LONGEST_WORD 40           /* longer words are not kept */
+
+typedef struct {
+    Word *words;
+    Py_UCS4 *keys;
+    uint32_t *ids;
+    uint32_t used, key_used, ids_used;
+} WordCache;
+
+typedef struct {
     PyObject_HEAD
     int char_wb;
     int min_n, max_n, sublinear;
     Py_ssize_t n_features, k, max_term;
     Py_UCS4 *pool;          /* every term's code points, end to end */
-    Py_ssize_t *term_off;   /* n_features + 1 offsets into pool */
-    uint32_t *slot_id;      /* feature id + 1; 0 is empty */
-    uint32_t *slot_hash;
+    Slot *slots;
     size_t mask;
-    double *idf;
-    float *weights;         /* n_features x k, row-major */
+    float *rows;            /* per feature: idf, then its k weights */
+    WordCache cache;        /* char_wb only; threads take `cache_lock` to use it */
+    PyThread_type_lock cache_lock;
 } Table;
+
+/* n-grams are a handful of code points: a loop beats a call to memcmp */
+static inline int same_cps(const Py_UCS4 *a, const Py_UCS4 *b, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
 
 static Py_ssize_t lookup(const Table *t, const Py_UCS4 *s, Py_ssize_t n) {
     if (n > t->max_term) return -1;
     uint64_t h = hash_cp(s, n);
     uint32_t h32 = (uint32_t)(h >> 32);
     for (size_t i = (size_t)h & t->mask;; i = (i + 1) & t->mask) {
-        uint32_t id = t->slot_id[i];
-        if (!id) return -1;
-        if (t->slot_hash[i] != h32) continue;
-        Py_ssize_t off = t->term_off[id - 1], len = t->term_off[id] - off;
-        if (len == n && memcmp(t->pool + off, s, (size_t)n * sizeof(Py_UCS4)) == 0)
-            return id - 1;
+        const Slot *slot = t->slots + i;
+        if (!slot->id) return -1;
+        if (slot->hash == h32 && slot->len == (uint32_t)n
+                && same_cps(t->pool + slot->off, s, n))
+            return slot->id - 1;
     }
 }
 
@@ -104,7 +139,22 @@ static int counts_add(Counts *c, uint32_t id, double by) {
 
 /* -- analyzers -------------------------------------------------------------------------- */
 
-static inline int is_word_char(Py_UCS4 ch) { return Py_UNICODE_ISALNUM(ch) || ch == '_'; }
+/* \w and \s as Python's re sees them; mail is mostly ASCII, which a table answers */
+static unsigned char ASCII_CLASS[128];      /* bit 1: \w, bit 2: whitespace */
+
+static void ascii_classes(void) {
+    for (Py_UCS4 ch = 0; ch < 128; ch++)
+        ASCII_CLASS[ch] = (unsigned char)((Py_UNICODE_ISALNUM(ch) || ch == '_')
+                                          | (Py_UNICODE_ISSPACE(ch) ? 2 : 0));
+}
+
+static inline int is_word_char(Py_UCS4 ch) {
+    return ch < 128 ? ASCII_CLASS[ch] & 1 : Py_UNICODE_ISALNUM(ch) || ch == '_';
+}
+
+static inline int is_space(Py_UCS4 ch) {
+    return ch < 128 ? (ASCII_CLASS[ch] & 2) != 0 : Py_UNICODE_ISSPACE(ch);
+}
 
 /* "word": tokens are maximal runs of \w; n-grams join tokens with one space. */
 static int word_grams(const Table *t, const Py_UCS4 *s, Py_ssize_t len, Counts *c) {
@@ -142,49 +192,114 @@ done:
     return rc;
 }
 
-/* The n-grams of one whitespace-delimited word, padded with a space each side, exactly
- * as scikit-learn's _char_wb_ngrams: a padded word no longer than n is one n-gram (the
- * whole of it) and ends the loop over n. */
-static int one_word_char_grams(const Table *t, const Py_UCS4 *w, Py_ssize_t wlen,
-                               Py_UCS4 *padded, double times, Counts *c) {
-    Py_ssize_t plen = wlen + 2;
+/* The vocabulary ids of one whitespace-delimited word's n-grams, padded with a space each
+ * side, exactly as scikit-learn's _char_wb_ngrams: a padded word no longer than n is one
+ * n-gram (the whole of it) and ends the loop over n. `out` holds at least
+ * word_ids_room(t, wlen) ids; returns how many it wrote. */
+#define MAX_PROBE 64
+
+static Py_ssize_t word_ids_room(const Table *t, Py_ssize_t wlen) {
+    return (Py_ssize_t)(t->max_n - t->min_n + 1) * (wlen + 2);
+}
+
+static Py_ssize_t word_char_ids(const Table *t, const Py_UCS4 *w, Py_ssize_t wlen,
+                                Py_UCS4 *padded, uint32_t *out) {
+    Py_ssize_t plen = wlen + 2, n_out = 0;
     padded[0] = ' ';
     memcpy(padded + 1, w, sizeof(Py_UCS4) * (size_t)wlen);
     padded[plen - 1] = ' ';
     for (int n = t->min_n; n <= t->max_n; n++) {
         if (plen <= n) {
             Py_ssize_t id = lookup(t, padded, plen);
-            if (id >= 0 && counts_add(c, (uint32_t)id, times) < 0) return -1;
+            if (id >= 0) out[n_out++] = (uint32_t)id;
             break;
         }
         for (Py_ssize_t off = 0; off + n <= plen; off++) {
             Py_ssize_t id = lookup(t, padded + off, n);
-            if (id >= 0 && counts_add(c, (uint32_t)id, times) < 0) return -1;
+            if (id >= 0) out[n_out++] = (uint32_t)id;
         }
     }
+    return n_out;
+}
+
+static int add_ids(Counts *c, const uint32_t *ids, Py_ssize_t n, double times) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (counts_add(c, ids[i], times) < 0) return -1;
     return 0;
 }
 
-#define MAX_PROBE 64
+static int cache_alloc(WordCache *wc) {
+    wc->words = calloc(CACHE_SLOTS, sizeof(Word));
+    wc->keys = malloc(sizeof(Py_UCS4) * CACHE_KEY_CPS);
+    wc->ids = malloc(sizeof(uint32_t) * CACHE_IDS);
+    wc->used = wc->key_used = wc->ids_used = 0;
+    return wc->words && wc->keys && wc->ids ? 0 : -1;
+}
 
-static int char_wb_grams(const Table *t, const Py_UCS4 *s, Py_ssize_t len, Counts *c) {
+static void cache_free(WordCache *wc) {
+    free(wc->words); free(wc->keys); free(wc->ids);
+    wc->words = NULL; wc->keys = NULL; wc->ids = NULL;
+}
+
+/* The slot holding this word, or the empty slot it would go in; NULL after a long probe
+ * (the word is then neither found nor kept). */
+static Word *cache_slot(WordCache *wc, const Py_UCS4 *w, Py_ssize_t wlen, uint64_t h) {
+    size_t mask = CACHE_SLOTS - 1, i = (size_t)h & mask;
+    h |= 1;                                 /* 0 marks an empty slot */
+    for (int probe = 0; probe < MAX_PROBE; probe++, i = (i + 1) & mask) {
+        Word *e = wc->words + i;
+        if (!e->hash) return e;
+        if (e->hash == h && e->key_len == (uint32_t)wlen
+                && same_cps(wc->keys + e->key_off, w, wlen))
+            return e;
+    }
+    return NULL;
+}
+
+/* Adds one word's n-grams, `times` over, through the cache. `scratch` holds
+ * word_ids_room(t, wlen) ids. Called with cache_lock held. */
+static int cached_word(Table *t, const Py_UCS4 *w, Py_ssize_t wlen, uint64_t h,
+                       Py_UCS4 *padded, uint32_t *scratch, double times, Counts *c) {
+    WordCache *wc = &t->cache;
+    Word *e = wlen <= CACHE_LONGEST_WORD ? cache_slot(wc, w, wlen, h) : NULL;
+    if (e && e->hash)
+        return add_ids(c, wc->ids + e->ids_off, e->n_ids, times);
+    Py_ssize_t n = word_char_ids(t, w, wlen, padded, scratch);
+    if (e) {
+        if ((wc->used + 1) * 2 > CACHE_SLOTS || wc->key_used + wlen > CACHE_KEY_CPS
+                || wc->ids_used + n > CACHE_IDS) {     /* full: start again */
+            memset(wc->words, 0, sizeof(Word) * CACHE_SLOTS);
+            wc->used = wc->key_used = wc->ids_used = 0;
+            e = cache_slot(wc, w, wlen, h);
+        }
+        *e = (Word){h | 1, wc->key_used, (uint32_t)wlen, wc->ids_used, (uint32_t)n};
+        memcpy(wc->keys + wc->key_used, w, sizeof(Py_UCS4) * (size_t)wlen);
+        memcpy(wc->ids + wc->ids_used, scratch, sizeof(uint32_t) * (size_t)n);
+        wc->used++; wc->key_used += (uint32_t)wlen; wc->ids_used += (uint32_t)n;
+    }
+    return add_ids(c, scratch, n, times);
+}
+
+static int char_wb_grams(Table *t, const Py_UCS4 *s, Py_ssize_t len, Counts *c) {
     /* distinct words first (mail repeats its words), each with how often it occurs;
      * the table is sized by a count of the words, at most half full */
     size_t nwords = 0;
     for (Py_ssize_t i = 0; i < len; i++)
-        nwords += !Py_UNICODE_ISSPACE(s[i]) && (i == 0 || Py_UNICODE_ISSPACE(s[i - 1]));
+        nwords += !is_space(s[i]) && (i == 0 || is_space(s[i - 1]));
     size_t cap = pow2_at_least(nwords * 2 + 1);
     Py_ssize_t *wstart = malloc(sizeof(Py_ssize_t) * cap);
     Py_ssize_t *wlen = calloc(cap, sizeof(Py_ssize_t));
     uint64_t *whash = malloc(sizeof(uint64_t) * cap);
     double *wcount = malloc(sizeof(double) * cap);
     Py_ssize_t longest = 0;
+    Py_UCS4 *padded = NULL;
+    uint32_t *scratch = NULL;
     int rc = 0;
     if (!wstart || !wlen || !whash || !wcount) { rc = -1; goto done; }
     for (Py_ssize_t i = 0; i < len;) {
-        if (Py_UNICODE_ISSPACE(s[i])) { i++; continue; }
+        if (is_space(s[i])) { i++; continue; }
         Py_ssize_t j = i;
-        while (j < len && !Py_UNICODE_ISSPACE(s[j])) j++;
+        while (j < len && !is_space(s[j])) j++;
         Py_ssize_t n = j - i;
         if (n > longest) longest = n;
         uint64_t h = hash_cp(s + i, n);
@@ -204,55 +319,61 @@ static int char_wb_grams(const Table *t, const Py_UCS4 *s, Py_ssize_t len, Count
             }
         }
         if (!placed) {          /* a long probe: count this occurrence on its own */
-            Py_UCS4 *padded = malloc(sizeof(Py_UCS4) * (size_t)(n + 2));
-            if (!padded) { rc = -1; goto done; }
-            rc = one_word_char_grams(t, s + i, n, padded, 1.0, c);
-            free(padded);
+            padded = malloc(sizeof(Py_UCS4) * (size_t)(n + 2));
+            scratch = malloc(sizeof(uint32_t) * (size_t)word_ids_room(t, n));
+            rc = padded && scratch
+                 ? add_ids(c, scratch, word_char_ids(t, s + i, n, padded, scratch), 1.0) : -1;
+            free(padded); free(scratch);
+            padded = NULL; scratch = NULL;
             if (rc < 0) goto done;
         }
         i = j;
     }
-    Py_UCS4 *padded = malloc(sizeof(Py_UCS4) * (size_t)(longest + 2));
-    if (!padded) { rc = -1; goto done; }
+    padded = malloc(sizeof(Py_UCS4) * (size_t)(longest + 2));
+    scratch = malloc(sizeof(uint32_t) * (size_t)word_ids_room(t, longest));
+    if (!padded || !scratch) { rc = -1; goto done; }
+    PyThread_acquire_lock(t->cache_lock, WAIT_LOCK);
+    if (!t->cache.words && cache_alloc(&t->cache) < 0) {
+        cache_free(&t->cache);
+        rc = -1;
+    }
     for (size_t slot = 0; slot < cap && rc == 0; slot++)
         if (wlen[slot])
-            rc = one_word_char_grams(t, s + wstart[slot], wlen[slot], padded, wcount[slot], c);
-    free(padded);
+            rc = cached_word(t, s + wstart[slot], wlen[slot], whash[slot], padded, scratch,
+                             wcount[slot], c);
+    PyThread_release_lock(t->cache_lock);
 done:
-    free(wstart); free(wlen); free(whash); free(wcount);
+    free(wstart); free(wlen); free(whash); free(wcount); free(padded); free(scratch);
     return rc;
 }
 
 /* -- Table methods -------------------------------------------------------------------- */
 
 static void Table_dealloc(Table *t) {
-    free(t->pool); free(t->term_off); free(t->slot_id); free(t->slot_hash);
-    free(t->idf); free(t->weights);
+    free(t->pool); free(t->slots); free(t->rows);
+    cache_free(&t->cache);
+    if (t->cache_lock) PyThread_free_lock(t->cache_lock);
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
-static int read_floats(PyObject *obj, Py_ssize_t expect, const char *fmt_name, void **out,
-                       int as_double) {
+/* Copies a float32 buffer of `n` rows x `per_row` values into `dst`, whose rows are
+ * `stride` floats long, from column `col`. */
+static int copy_floats(PyObject *obj, Py_ssize_t n, Py_ssize_t per_row, const char *name,
+                       float *dst, Py_ssize_t stride, Py_ssize_t col) {
     Py_buffer view;
     if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
     int ok = view.format && view.itemsize == 4 && strcmp(view.format, "f") == 0
-             && view.len == expect * 4;
+             && view.len == n * per_row * 4;
     if (!ok) {
         PyErr_Format(PyExc_ValueError, "%s must be C-contiguous float32 with %zd values",
-                     fmt_name, expect);
+                     name, n * per_row);
         PyBuffer_Release(&view);
         return -1;
     }
-    if (as_double) {
-        double *d = malloc(sizeof(double) * (size_t)(expect ? expect : 1));
-        if (d) for (Py_ssize_t i = 0; i < expect; i++) d[i] = ((float *)view.buf)[i];
-        *out = d;
-    } else {
-        *out = malloc((size_t)(view.len ? view.len : 1));
-        if (*out) memcpy(*out, view.buf, (size_t)view.len);
-    }
+    const float *src = view.buf;
+    for (Py_ssize_t r = 0; r < n; r++)
+        memcpy(dst + r * stride + col, src + r * per_row, sizeof(float) * (size_t)per_row);
     PyBuffer_Release(&view);
-    if (!*out) { PyErr_NoMemory(); return -1; }
     return 0;
 }
 
@@ -275,7 +396,7 @@ static int Table_init(Table *t, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_ValueError, "bad n-gram range or k");
         return -1;
     }
-    if (t->pool) {
+    if (t->pool || t->rows || t->slots || t->cache_lock) {
         PyErr_SetString(PyExc_RuntimeError, "NgramTable is initialised once");
         return -1;
     }
@@ -285,6 +406,10 @@ static int Table_init(Table *t, PyObject *args, PyObject *kw) {
         return -1;
     }
     t->char_wb = analyzer[0] == 'c';
+    if (t->char_wb && !(t->cache_lock = PyThread_allocate_lock())) {
+        PyErr_NoMemory();
+        return -1;
+    }
     t->min_n = min_n; t->max_n = max_n; t->sublinear = sublinear;
     t->n_features = n; t->k = k; t->max_term = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -295,33 +420,34 @@ static int Table_init(Table *t, PyObject *args, PyObject *kw) {
         }
         total += PyUnicode_GET_LENGTH(s);
     }
-    if (read_floats(idf, n, "idf", (void **)&t->idf, 1) < 0) return -1;
-    if (read_floats(weights, n * k, "weights", (void **)&t->weights, 0) < 0) return -1;
+    if (total >= (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "terms too long");
+        return -1;
+    }
+    t->rows = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)(k + 1));
     t->pool = malloc(sizeof(Py_UCS4) * (size_t)(total + 1));
-    t->term_off = malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
     size_t cap = pow2_at_least((size_t)n * 2 + 1);
-    t->slot_id = calloc(cap, sizeof(uint32_t));
-    t->slot_hash = malloc(sizeof(uint32_t) * cap);
+    t->slots = calloc(cap, sizeof(Slot));
     t->mask = cap - 1;
-    if (!t->pool || !t->term_off || !t->slot_id || !t->slot_hash) {
+    if (!t->rows || !t->pool || !t->slots) {
         PyErr_NoMemory();
         return -1;
     }
+    if (copy_floats(idf, n, 1, "idf", t->rows, k + 1, 0) < 0) return -1;
+    if (copy_floats(weights, n, k, "weights", t->rows, k + 1, 1) < 0) return -1;
     Py_ssize_t off = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *s = PyList_GET_ITEM(terms, i);
         Py_ssize_t len = PyUnicode_GET_LENGTH(s);
         if (!PyUnicode_AsUCS4(s, t->pool + off, total + 1 - off, 0)) return -1;
-        t->term_off[i] = off;
         if (len > t->max_term) t->max_term = len;
         uint64_t h = hash_cp(t->pool + off, len);
-        size_t slot = (size_t)h & t->mask;
-        while (t->slot_id[slot]) slot = (slot + 1) & t->mask;
-        t->slot_id[slot] = (uint32_t)i + 1;
-        t->slot_hash[slot] = (uint32_t)(h >> 32);
+        size_t i_slot = (size_t)h & t->mask;
+        while (t->slots[i_slot].id) i_slot = (i_slot + 1) & t->mask;
+        t->slots[i_slot] = (Slot){(uint32_t)i + 1, (uint32_t)(h >> 32), (uint32_t)off,
+                                  (uint32_t)len};
         off += len;
     }
-    t->term_off[n] = off;
     return 0;
 }
 
@@ -356,8 +482,9 @@ static PyObject *Table_dot(Table *t, PyObject *text) {
             if (!c.key[i]) continue;
             uint32_t id = c.key[i] - 1;
             double tf = t->sublinear ? 1.0 + log(c.count[i]) : c.count[i];
-            double v = tf * t->idf[id];
-            const float *w = t->weights + (size_t)id * (size_t)t->k;
+            const float *row = t->rows + (size_t)id * (size_t)(t->k + 1);
+            double v = tf * row[0];
+            const float *w = row + 1;
             sumsq += v * v;
             for (Py_ssize_t j = 0; j < t->k; j++) out[j] += v * w[j];
         }
@@ -409,6 +536,7 @@ PyMODINIT_FUNC PyInit__ngrams(void) {
     Py_XDECREF(os);
     if (!bytes) return NULL;
     memcpy(&SEED, PyBytes_AS_STRING(bytes), 8);
+    ascii_classes();
     Py_DECREF(bytes);
     if (PyType_Ready(&TableType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);

@@ -53,6 +53,7 @@ _HATE_VERBS = frozenset({"hate", "hates", "despise", "loathe", "detest", "abhor"
                          "sick", "disgust", "disgusted", "fear"})
 _GENDER = frozenset(w for w, k in IDENTITY_TERMS.items() if k == "demeaning_individuals")
 _PROTECTED = frozenset(w for w in IDENTITY_TERMS if w not in _GENDER) | frozenset(SLURS)
+_AS_GRP = dict.fromkeys(_PROTECTED, "grp")      # how _EXCLUSION sees a protected group
 _EXCLUSION = re.compile(
     r"\bgrp (?:should|must|need to|ought to|deserve to|will) (?:all |just )?(?:be |get |go )?"
     r"(?:banned|deported|removed|killed|shot|hanged|hung|gassed|locked up|sent back|kicked out|"
@@ -81,8 +82,47 @@ _COUNTER_NEEDLES = ("say", "call", "claim", "wrong", "not ok", "never ok", "acce
                     "untrue", "lies about", "disgusting", "stand", "against")
 
 
+# What _WORD matches, as bytes kept (all else becomes a space): on ASCII text,
+# bytes.translate and split find the same words in half the time of findall.
+_WORD_BYTES = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789'" else 32
+                    for c in range(256))
+
+
 def words_of(norm: str) -> list[str]:
+    if norm.isascii():
+        return norm.encode("ascii").translate(_WORD_BYTES).decode("ascii").split()
     return _WORD.findall(norm)
+
+
+# Where a counter-speech cue can lie around one of its needles: no cue starts more than
+# 12 characters before its needle ("must not be tolerated") or ends more than 11 after
+# the needle's end ("against homophobia"), bar the open-ended condemn\w* and
+# challenge\w*, which end with their word.
+_CUE_LEAD, _CUE_TRAIL = 16, 16
+
+
+def count_counter_cues(norm: str) -> int:
+    """`len(_COUNTER.findall(norm))`, scanning only the stretches of whole words around
+    each needle: the regex over a 5 KB mail costs a tenth of a millisecond."""
+    spans = []
+    for needle in _COUNTER_NEEDLES:
+        at = norm.find(needle)
+        while at >= 0:
+            spans.append((at, at + len(needle)))
+            at = norm.find(needle, at + 1)
+    if not spans:
+        return 0
+    count, lo, hi = 0, 0, -1
+    for start, end in sorted(spans):
+        first = norm.rfind(" ", 0, max(0, start - _CUE_LEAD)) + 1      # a word's start
+        last = norm.find(" ", end + _CUE_TRAIL)                         # a word's end
+        last = len(norm) if last < 0 else last
+        if first > hi:          # a new stretch: count the one before
+            count += len(_COUNTER.findall(norm, lo, hi)) if hi >= 0 else 0
+            lo, hi = first, last
+        else:
+            hi = max(hi, last)
+    return count + len(_COUNTER.findall(norm, lo, hi))
 
 
 def mask_groups(norm: str, words: list[str] | None = None) -> str:
@@ -168,11 +208,10 @@ def lexicon_counts(norm: str, raw: str = "", words: list[str] | None = None) -> 
                 gender += 1
     exclusion = 0
     if protected_at:
-        grp = " ".join("grp" if w in _PROTECTED else w for w in words)
+        grp = " ".join(map(_AS_GRP.get, words, words))
         exclusion = len(_EXCLUSION.findall(grp))
     shouting = shouting_ratio(raw)
-    counter_cues = (len(_COUNTER.findall(norm))
-                    if any(n in norm for n in _COUNTER_NEEDLES) else 0)
+    counter_cues = count_counter_cues(norm)
     counts = np.array([prof, slur, sex, threat, dehum, pyou, tyou, attack, negated, gender,
                        exclusion, counter_cues], dtype=np.float64)
     # log-scaled and lightly length-normalised so a long mail with one word is not a tweet

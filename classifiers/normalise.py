@@ -62,6 +62,10 @@ _RT = re.compile(r"(?<!\S)rt(?=[\s:])", re.I)
 _HASH = re.compile(r"(?<!\w)#(?=\w)")
 _REPEAT3 = re.compile(r"(.)\1\1+", re.S)
 _SPACED = re.compile(r"(?<![\w*])((?:[a-z0-9@$!*][ .\-_,/]){2,}[a-z0-9@$!*])(?![\w*])")
+# Every spaced run holds a separator, a letter and a separator from its second character
+# on; this pattern, having no lookbehind, scans 5 KB in a few microseconds where _SPACED
+# costs a tenth of a millisecond (see _join_spaced_runs).
+_SPACED_HINT = re.compile(r"[ .\-_,/][a-z0-9@$!*][ .\-_,/]")
 _WORDCHARS = re.compile(r"^([^\w@$!|+€£¡*#]*)(.*?)([^\w*#]*)$")
 _MASKCHARS = set("*#%_")
 
@@ -227,6 +231,26 @@ def _fix_token(token: str) -> str:
     return f"{lead}{core}{trail}"
 
 
+def _join_spaced_runs(text: str) -> str:
+    """`_SPACED.sub(_join_spaced, text)`, with _SPACED tried only where a run could start:
+    one character before each _SPACED_HINT."""
+    out, done = [], 0
+    hint = _SPACED_HINT.search(text, 1)
+    while hint:
+        start = hint.start() - 1
+        run = _SPACED.match(text, start)        # its lookbehind still sees text[start - 1]
+        if run:
+            out += [text[done:start], _join_spaced(run)]
+            done = run.end()
+            hint = _SPACED_HINT.search(text, done + 1)
+        else:       # the next hint can begin no earlier than this one's last separator
+            hint = _SPACED_HINT.search(text, start + 3)
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
+
+
 def _join_spaced(match: re.Match) -> str:
     run = match.group(1)
     letters = re.sub(r"[ .\-_,/]", "", run)
@@ -259,5 +283,5 @@ def normalise(text: str) -> str:
     text = fold_confusables(text).lower()
     text = strip_artefacts(text)
     text = _REPEAT3.sub(_collapse_repeat, text)
-    text = _SPACED.sub(_join_spaced, text)
+    text = _join_spaced_runs(text)
     return " ".join(_fix_tokens(text.split()))

@@ -91,3 +91,20 @@ def test_a_table_refuses_weights_of_the_wrong_shape_or_type(classifier):
     with pytest.raises(TypeError):
         NgramTable(terms, idf, np.zeros((len(terms), 2), np.float32), 2, "word", 1, 2,
                    True).dot(b"bytes")
+
+
+def test_words_remembered_between_texts_give_the_same_numbers(classifier):
+    """The char table keeps each word's n-gram ids from one text to the next: a text
+    scored again, after other texts, after the memory filled and started again, and
+    with words too long to keep, still gets scikit-learn's numbers."""
+    vec = classifier.bundle.char
+    weights = np.random.default_rng(4).standard_normal((len(vec.idf_), 2)).astype(np.float32)
+    table = FastTfidf(vec)              # one table: its memory carries across the calls
+    rng = random.Random(5)
+    flood = " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(7))
+                     for _ in range(40_000))        # more distinct words than it keeps
+    long_words = " ".join("w" * n + "x" for n in (39, 40, 41, 80))
+    texts = _random_texts(50, seed=6) + AWKWARD + [long_words]
+    for docs in (texts, texts[::-1], [flood], texts, [f"{long_words} {t}" for t in texts]):
+        np.testing.assert_allclose(table.dot(docs, weights),
+                                   np.asarray(vec.transform(docs) @ weights), atol=1e-5)

@@ -72,3 +72,49 @@ def test_masking_by_split_is_masking_by_callback(seed):
         norm = normalise.normalise(text)
         assert features.mask_groups(norm) == _mask_by_callback(norm), repr(norm)
         assert features.mask_groups(norm, features.words_of(norm)) == _mask_by_callback(norm)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_spaced_runs_joined_at_hints_are_joined_by_one_sub(seed):
+    # dense in single letters and separators, so that runs start, fail and abut often
+    rng = random.Random(seed)
+    pieces = list("abcxyz019@$!*") + list(" .-_,/") * 2 + ["\n", "é", "ab", "a b c", "f.u.c.k"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40)))
+             for _ in range(4000)]
+    texts += [t.lower() for t in _random_texts(400, seed)]
+    for text in texts:
+        expected = normalise._SPACED.sub(normalise._join_spaced, text)
+        assert normalise._join_spaced_runs(text) == expected, repr(text)
+
+
+COUNTER_PIECES = ["saying", "calling", "called", "claims that", "to say that", "it's wrong",
+                  "is not okay", "never acceptable", "no place", "must not be tolerated",
+                  "hate speech", "condemnation", "condemns", "reported", "reports",
+                  "challenged", "stop calling", "sounds racist", "was hateful", "untrue",
+                  "lies about", "disgusting comments", "standing up to", "against homophobia",
+                  "say", "stand", "against", "is", "not", "it's", "the", "xidx", "a", "up",
+                  "unsaying", "recalled", "misreported", ",", ".", "!", "'", "-"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_counter_cues_counted_near_needles_are_counted_over_the_whole_text(seed):
+    rng = random.Random(seed)
+    for _ in range(3000):
+        words = [rng.choice(COUNTER_PIECES) for _ in range(rng.randrange(0, 60))]
+        glue = [rng.choice(["", " ", " ", " ", "  "]) for _ in words]
+        norm = "".join(w + g for w, g in zip(words, glue, strict=True))
+        assert features.count_counter_cues(norm) == len(features._COUNTER.findall(norm)), norm
+    for text in _random_texts(400, seed):
+        norm = normalise.normalise(text)
+        assert features.count_counter_cues(norm) == len(features._COUNTER.findall(norm))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_words_found_by_translate_are_words_found_by_the_pattern(seed):
+    rng = random.Random(seed)
+    ascii_texts = ["".join(chr(rng.randrange(0, 128)) for _ in range(rng.randrange(0, 80)))
+                   for _ in range(2000)]
+    for text in ascii_texts + _random_texts(400, seed):
+        norm = normalise.normalise(text)
+        for s in (text, norm):
+            assert features.words_of(s) == features._WORD.findall(s), repr(s)
