@@ -20,6 +20,7 @@ import numpy as np
 from classifiers.lexicon import (
     DEHUMANISING,
     IDENTITY_TERMS,
+    INSULTS,
     NEGATIVE_ATTRIBUTES,
     PROFANITY,
     SEXUAL,
@@ -37,6 +38,9 @@ _THREAT = frozenset(THREAT)
 _DEHUM = frozenset(DEHUMANISING)
 _NEGATIVE = frozenset(NEGATIVE_ATTRIBUTES)
 _SECOND = frozenset({"you", "your", "youre", "you're", "u", "ur", "yourself"})
+# A person spoken to or of: an insult near one is aimed at someone
+_PERSON = _SECOND | frozenset({"he", "she", "him", "her", "his", "he's", "she's", "hes",
+                               "shes", "yourselves", "ya", "thou"})
 _MULTIWORD = re.compile(r"\b(?:mental(?:ly)? ill(?:ness)?|down'?s syndrome|learning disab\w+|"
                         r"people of colou?r|asylum seekers?)\b")
 # Counter-speech and reporting: quoting or condemning abuse is not abuse.
@@ -65,7 +69,7 @@ _EXCLUSION = re.compile(
     r"threat|invasion)")
 LEX_NAMES = ("profanity", "slur", "sexual", "threat", "dehumanising", "profanity_at_you",
              "threat_at_you", "group_attack", "group_attack_negated", "gender_attack",
-             "exclusion", "counter_speech", "shouting")
+             "exclusion", "counter_speech", "insult", "insult_at_person", "sexual_at_person", "shouting")
 
 
 _WORD_PARTS = re.compile(r"([a-z0-9']+)")        # split on _WORD, keeping the words
@@ -86,6 +90,36 @@ _COUNTER_NEEDLES = ("say", "call", "claim", "wrong", "not ok", "never ok", "acce
 # bytes.translate and split find the same words in half the time of findall.
 _WORD_BYTES = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789'" else 32
                     for c in range(256))
+
+
+def fingerprint() -> str:
+    """A hash of every word list, table and pattern that decides what the features are. A
+    model's weights mean something only against the lists it was trained with: the model
+    card records this, and a model trained with other lists is refused."""
+    import hashlib
+    import json
+
+    from classifiers import lexicon
+    from classifiers import normalise as normaliser
+
+    def plain(value):
+        if isinstance(value, re.Pattern):
+            return value.pattern
+        if isinstance(value, (set, frozenset)):
+            return sorted(value)
+        return value
+
+    parts = {name: plain(value) for name, value in sorted(vars(lexicon).items())
+             if name.isupper()}
+    parts.update(
+        {name: plain(globals()[name]) for name in (
+            "PLACEHOLDER", "LEX_NAMES", "_SECOND", "_PERSON", "_NEGATION", "_HATE_VERBS",
+            "_MULTIWORD", "_COUNTER", "_EXCLUSION")},
+        normalise={name: plain(getattr(normaliser, name)) for name in (
+            "_CONFUSABLES", "_LEET", "_LEET_WORDS", "_UNIT", "_SPACED", "_WORDCHARS",
+            "_MASKCHARS", "_KNOWN")})
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def words_of(norm: str) -> list[str]:
@@ -143,11 +177,13 @@ def char_view(masked: str) -> str:
 
 # What each lexicon word is, as bits: most words of a mail are none of these, so the
 # counting below visits only the few that are.
-_PROF, _SLUR, _SEX, _THR, _DEH, _ATTACK, _PROT, _GEND, _YOU, _NEG = (1 << i for i in range(10))
+(_PROF, _SLUR, _SEX, _THR, _DEH, _ATTACK, _PROT, _GEND, _YOU, _NEG, _INS,
+ _PERS) = (1 << i for i in range(12))
 _FLAGS: dict[str, int] = {}
 for _bit, _words in ((_PROF, _PROFANITY), (_SLUR, SLURS), (_SEX, _SEXUAL), (_THR, _THREAT),
                      (_DEH, _DEHUM), (_ATTACK, _NEGATIVE | _DEHUM | _THREAT | _HATE_VERBS),
-                     (_PROT, _PROTECTED), (_GEND, _GENDER), (_YOU, _SECOND), (_NEG, _NEGATION)):
+                     (_PROT, _PROTECTED), (_GEND, _GENDER), (_YOU, _SECOND), (_NEG, _NEGATION),
+                     (_INS, frozenset(INSULTS)), (_PERS, _PERSON)):
     for _w in _words:
         _FLAGS[_w] = _FLAGS.get(_w, 0) | _bit
 
@@ -182,22 +218,29 @@ def lexicon_counts(norm: str, raw: str = "", words: list[str] | None = None) -> 
     protected_at = [i for i in marked if flag[i] & _PROT]
     gender_at = [i for i in marked if flag[i] & _GEND]
     you_at = [i for i in marked if flag[i] & _YOU]
+    person_at = [i for i in marked if flag[i] & _PERS]
 
     def near(i: int, positions: list[int]) -> bool:
         return any(0 < abs(i - j) <= 4 for j in positions)
 
     prof = slur = sex = threat = dehum = pyou = tyou = attack = negated = gender = 0
+    insult = insult_person = sex_person = 0
     for i in marked:
         f = flag[i]
         if f & _PROF:
             prof += 1
             pyou += near(i, you_at)
         slur += bool(f & _SLUR)
-        sex += bool(f & _SEX)
+        if f & _SEX:
+            sex += 1
+            sex_person += near(i, person_at)
         if f & _THR:
             threat += 1
             tyou += near(i, you_at)
         dehum += bool(f & _DEH)
+        if f & _INS:
+            insult += 1
+            insult_person += near(i, person_at)
         if f & _ATTACK:
             if protected_at and near(i, protected_at):
                 if any(flag[j] & _NEG for j in range(max(0, i - 3), i)):
@@ -213,7 +256,8 @@ def lexicon_counts(norm: str, raw: str = "", words: list[str] | None = None) -> 
     shouting = shouting_ratio(raw)
     counter_cues = count_counter_cues(norm)
     counts = np.array([prof, slur, sex, threat, dehum, pyou, tyou, attack, negated, gender,
-                       exclusion, counter_cues], dtype=np.float64)
+                       exclusion, counter_cues, insult, insult_person, sex_person],
+                      dtype=np.float64)
     # log-scaled and lightly length-normalised so a long mail with one word is not a tweet
     # full of them
     scaled = np.log1p(counts) * min(1.0, (12.0 / n) ** 0.25)

@@ -68,6 +68,20 @@ THREAT: tuple[str, ...] = tuple("""
     kill killed killing murder murdered shoot shot stab stabbed hang hanged lynch
     lynched burn gas gassed exterminate exterminated slaughter behead beheaded bomb
     bombing execute executed die dead genocide massacre eradicate wipe deport
+    hurt beat beating beaten punch punched smash batter battered strangle choke drown
+    torture tortured knife knifed slit
+""".split())
+
+# Words that demean a person ("you're a pathetic loser", "she is an idiot"): abuse of
+# an individual with no profanity in it.
+INSULTS: tuple[str, ...] = tuple("""
+    idiot idiots idiotic moron morons moronic stupid dumb dumbass loser losers pathetic
+    clown clowns fool fools foolish imbecile imbeciles cretin cretins halfwit dimwit dunce
+    ugly fat fatso worthless useless liar liars coward cowards cowardly creep creeps creepy
+    weirdo weirdos freak freaks hypocrite hypocrites disgrace disgraceful jerk jerks
+    ignorant lowlife scumbag scumbags sleazy sleazebag muppet numpty plonker prat pillock
+    bellend minger chav chavs slag slags slapper div wasteman nonce nonces traitor
+    traitors incompetent braindead brainless clueless spineless
 """.split())
 
 DEHUMANISING: tuple[str, ...] = tuple("""

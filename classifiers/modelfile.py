@@ -10,7 +10,8 @@ a file holding any other type (even one skops itself would trust) is refused.
 Beside `model.skops` sits `model.card.json`: format version, the SHA-256 of the skops
 file, the taxonomy it was trained for, data, mapping, sizes, metrics, date and library
 versions. `load` refuses a file whose card is missing, whose hash does not match,
-whose format version differs, or whose taxonomy is not the running one.
+whose format version differs, whose taxonomy is not the running one, or whose features
+were other word lists and patterns than the running code's (`features.fingerprint`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from classifiers.features import LEX_NAMES
+from classifiers.features import LEX_NAMES, fingerprint
 from classifiers.model import Bundle
 from classifiers.taxonomy import KIND_CODES, SEVERITIES
 
@@ -148,7 +149,7 @@ def save(bundle: Bundle, path: Path, card: dict[str, Any]) -> dict[str, Any]:
     card = dict(card)
     card.update(format_version=FORMAT_VERSION, model_file=path.name, sha256=sha256_of(path),
                 severities=list(SEVERITIES), kinds=list(bundle.kinds),
-                lexicon_features=list(LEX_NAMES),
+                lexicon_features=list(LEX_NAMES), feature_fingerprint=fingerprint(),
                 size_bytes=path.stat().st_size)
     card_path(path).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n",
                                encoding="utf-8")
@@ -179,8 +180,10 @@ def load(path: Path | str | None = None) -> tuple[Bundle, dict[str, Any]]:
                              "replaced); refusing to load it")
     if card.get("kinds") != list(KIND_CODES) or card.get("severities") != list(SEVERITIES):
         raise ModelFileError(f"{path}: trained for a different Appendix I taxonomy")
-    if card.get("lexicon_features") != list(LEX_NAMES):
-        raise ModelFileError(f"{path}: trained with different lexicon features; retrain it")
+    if (card.get("lexicon_features") != list(LEX_NAMES)
+            or card.get("feature_fingerprint") != fingerprint()):
+        raise ModelFileError(f"{path}: trained with different lexicon features (word lists "
+                             "or patterns); retrain it")
     import skops.io as sio
 
     try:

@@ -21,7 +21,15 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from classifiers.lexicon import DEHUMANISING, IDENTITY_TERMS, MASKABLE, SEXUAL, SLURS, THREAT
+from classifiers.lexicon import (
+    DEHUMANISING,
+    IDENTITY_TERMS,
+    INSULTS,
+    MASKABLE,
+    SEXUAL,
+    SLURS,
+    THREAT,
+)
 
 _CONFUSABLES = {
     # Cyrillic
@@ -157,7 +165,7 @@ def _collapse_repeat(match: re.Match) -> str:
 
 
 _KNOWN = frozenset(MASKABLE) | frozenset(THREAT) | frozenset(SEXUAL) | frozenset(
-    DEHUMANISING) | frozenset(IDENTITY_TERMS) | frozenset(SLURS)
+    DEHUMANISING) | frozenset(IDENTITY_TERMS) | frozenset(SLURS) | frozenset(INSULTS)
 
 
 @lru_cache(maxsize=4096)

@@ -76,6 +76,19 @@ def test_missing_or_mismatched_card_is_refused(tiny, tmp_path):
     modelfile.card_path(bad).write_text(json.dumps(card))
     with pytest.raises(ModelFileError, match="taxonomy"):
         modelfile.load(bad)
+    card = json.loads(modelfile.card_path(path).read_text())
+    card["feature_fingerprint"] = "0" * 64        # trained with other word lists
+    modelfile.card_path(bad).write_text(json.dumps(card))
+    with pytest.raises(ModelFileError, match="lexicon features"):
+        modelfile.load(bad)
+
+
+def test_the_fingerprint_changes_with_a_word_list(monkeypatch):
+    from classifiers import features, lexicon
+
+    before = features.fingerprint()
+    monkeypatch.setattr(lexicon, "THREAT", lexicon.THREAT + ("smite",))
+    assert features.fingerprint() != before
 
 
 def test_untrusted_types_are_refused_even_with_a_matching_card(tmp_path):
@@ -84,12 +97,12 @@ def test_untrusted_types_are_refused_even_with_a_matching_card(tmp_path):
     evil = tmp_path / "evil.skops"
     sio.dump({"format_version": modelfile.FORMAT_VERSION, "x": LogisticRegression()}, evil,
              compression=zipfile.ZIP_DEFLATED)
-    from classifiers.features import LEX_NAMES
+    from classifiers.features import LEX_NAMES, fingerprint
     from classifiers.taxonomy import KIND_CODES, SEVERITIES
     modelfile.card_path(evil).write_text(json.dumps({
         "format_version": modelfile.FORMAT_VERSION, "sha256": modelfile.sha256_of(evil),
         "kinds": list(KIND_CODES), "severities": list(SEVERITIES),
-        "lexicon_features": list(LEX_NAMES)}))
+        "lexicon_features": list(LEX_NAMES), "feature_fingerprint": fingerprint()}))
     with pytest.raises(ModelFileError, match="not trusted"):
         modelfile.load(evil)
 
