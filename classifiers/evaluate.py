@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from classifiers.datasets import Example
-from classifiers.model import Bundle
+from classifiers.model import Bundle, at_least
 from classifiers.taxonomy import KIND_CODES, SEVERITIES
 
 # A text's severity: the highest level whose cumulative probability P(severity >= level)
@@ -26,10 +26,10 @@ HOLD_THRESHOLDS = {"pupil": {"mild": 0.5, "serious": 0.7, "gross": 0.7},
 
 def decide(sev: np.ndarray, thresholds: dict[str, float] | None = None) -> np.ndarray:
     th = thresholds or DEFAULT_THRESHOLDS
-    at_least = np.cumsum(sev[:, ::-1], axis=1)[:, ::-1]
+    cum = at_least(sev)
     out = np.zeros(len(sev), dtype=int)
     for level in (1, 2, 3):
-        out[at_least[:, level] >= th[SEVERITIES[level]]] = level
+        out[cum[:, level] >= th[SEVERITIES[level]]] = level
     return out
 
 
@@ -81,7 +81,7 @@ def report(bundle: Bundle, examples: Sequence[Example], name: str) -> dict:
         "flag_rate": round(float(pb.mean()), 4),
         "positives": int(yb.sum())}
     # At the gateway's pupil threshold (what is actually held for a pupil).
-    held = (np.cumsum(sev[:, ::-1], axis=1)[:, ::-1][:, 2]
+    held = (at_least(sev)[:, 2]
             >= HOLD_THRESHOLDS["pupil"]["serious"]).astype(int)
     fh_pos, fh_neg = prf(yb, held, 1)[2], prf(yb, held, 0)[2]
     out["binary_offensive_at_pupil_threshold"] = {
@@ -109,12 +109,12 @@ def hold_rates(bundle: Bundle, examples: Sequence[Example],
                thresholds: dict[str, dict[str, float]]) -> dict:
     """Share of clean texts that would be held, per audience thresholds."""
     sev, _, _ = bundle.score([e.text for e in examples])
-    at_least = np.cumsum(sev[:, ::-1], axis=1)[:, ::-1]
+    cum = at_least(sev)
     out = {"n": len(examples)}
     for audience, th in thresholds.items():
-        held = (at_least[:, 2] >= th["serious"]) if audience == "pupil" else (
-            at_least[:, 3] >= th["gross"])
-        tagged = at_least[:, 1] >= th["mild"]
+        held = (cum[:, 2] >= th["serious"]) if audience == "pupil" else (
+            cum[:, 3] >= th["gross"])
+        tagged = cum[:, 1] >= th["mild"]
         out[audience] = {"held": round(float(held.mean()), 4), "held_count": int(held.sum()),
                          "tagged_or_more": round(float(tagged.mean()), 4)}
     return out
@@ -189,9 +189,9 @@ def identity_bias(bundle: Bundle, examples: Sequence[Example]) -> dict:
         if not rows:
             continue
         sev, _, _ = bundle.score([e.text for e in rows])
-        at_least = np.cumsum(sev[:, ::-1], axis=1)[:, ::-1]
+        cum = at_least(sev)
         out[name] = {"n": len(rows),
-                     "flagged_at_0.5": round(float((at_least[:, 2] >= 0.5).mean()), 4),
+                     "flagged_at_0.5": round(float((cum[:, 2] >= 0.5).mean()), 4),
                      "held_for_pupil": round(float(
-                         (at_least[:, 2] >= HOLD_THRESHOLDS["pupil"]["serious"]).mean()), 4)}
+                         (cum[:, 2] >= HOLD_THRESHOLDS["pupil"]["serious"]).mean()), 4)}
     return out

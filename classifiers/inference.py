@@ -22,7 +22,7 @@ import numpy as np
 from classifiers import modelfile
 from classifiers.features import PLACEHOLDER, prepare, words_of
 from classifiers.lexicon import PROFANITY, SEXUAL, SLURS
-from classifiers.model import Bundle, NgramTable
+from classifiers.model import Bundle, NgramTable, at_least
 from classifiers.taxonomy import KIND_BY_CODE, SEVERITIES
 
 log = logging.getLogger(__name__)
@@ -83,16 +83,16 @@ class Classifier:
         if not texts:
             return []
         sev, kinds, norms = self.bundle.score(list(texts))
-        cum = np.cumsum(sev[:, ::-1], axis=1)[:, ::-1]
+        cum = at_least(sev)
         out = []
         for i in range(len(texts)):
-            at_least = {s: float(cum[i, j]) for j, s in enumerate(SEVERITIES)}
-            severity = self.decide(at_least)
-            prob = float(sev[i, 0]) if severity == "clean" else at_least[severity]
+            cum_i = {s: float(cum[i, j]) for j, s in enumerate(SEVERITIES)}
+            severity = self.decide(cum_i)
+            prob = float(sev[i, 0]) if severity == "clean" else cum_i[severity]
             out.append(Result(
                 severity=severity, probability=prob,
                 severities={s: float(sev[i, j]) for j, s in enumerate(SEVERITIES)},
-                at_least=at_least,
+                at_least=cum_i,
                 kinds={k: float(kinds[i, j]) for j, k in enumerate(self.bundle.kinds)},
                 evidence=self.explain(texts[i], severity) if explain and severity != "clean"
                 else []))

@@ -33,6 +33,11 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def at_least(sev: np.ndarray) -> np.ndarray:
+    """P(severity >= s) for each severity s, from P(severity == s) (rows of clean..gross)."""
+    return np.cumsum(sev[:, ::-1], axis=1)[:, ::-1]
+
+
 class FastTfidf:
     """The same numbers as a fitted TfidfVectorizer's `transform`, several times faster on
     mail: each distinct word's character n-grams are looked up once and cached (mail
@@ -250,8 +255,8 @@ class Bundle:
         z = self.severity_logits(masked, lex)
         sev = softmax(z / self.temperature)
         pk = sigmoid(self.kind_logits(norms, lex))
-        at_least = np.cumsum(sev[:, ::-1], axis=1)[:, ::-1]     # P(sev >= s)
-        gate = np.stack([at_least[:, rank(KIND_BY_CODE[k].severity)] for k in self.kinds], 1)
+        cum = at_least(sev)
+        gate = np.stack([cum[:, rank(KIND_BY_CODE[k].severity)] for k in self.kinds], 1)
         return sev, pk * gate, norms
 
 

@@ -153,7 +153,8 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
         "200-570 MB more per process, 61 ms per routed message (p99 of the cascade ~75 ms).",
         "- Cost (`python -m bench.classifier`, 5 KB bodies of real ham, one core, 29 Nov "
         "2026, timed after scoring 200 other real mails, as a running gateway would have): "
-        "0.83 ms per message batched, 1.27 ms single (median; p99 3.2 ms; a single message "
+        "0.84 ms per message batched, 1.3 ms single (medians 1.27-1.41 over runs; p99 "
+        "3.2-3.9 ms; a single message "
         "also pays for mail splitting, ~0.1 ms, and for its own rarer words, met for the "
         "first time). Model memory ~36 MB RSS, plus up to 4 MB of remembered words. Earlier "
         "code on the same machine: 1.12 / 1.59 ms at the start of this session, 2.75 / 4.4 "
