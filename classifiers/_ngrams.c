@@ -140,7 +140,7 @@ static int counts_add(Counts *c, uint32_t id, double by) {
 /* -- analyzers -------------------------------------------------------------------------- */
 
 /* \w and \s as Python's re sees them; mail is mostly ASCII, which a table answers */
-static unsigned char ASCII_CLASS[128];      /* bit 1: \w, bit 2: whitespace */
+static unsigned char ASCII_CLASS[128];      /* 1: \w, 2: whitespace */
 
 static void ascii_classes(void) {
     for (Py_UCS4 ch = 0; ch < 128; ch++)
@@ -192,16 +192,17 @@ done:
     return rc;
 }
 
-/* The vocabulary ids of one whitespace-delimited word's n-grams, padded with a space each
- * side, exactly as scikit-learn's _char_wb_ngrams: a padded word no longer than n is one
- * n-gram (the whole of it) and ends the loop over n. `out` holds at least
- * word_ids_room(t, wlen) ids; returns how many it wrote. */
 #define MAX_PROBE 64
 
+/* How many n-gram ids a word of `wlen` code points can have, at most. */
 static Py_ssize_t word_ids_room(const Table *t, Py_ssize_t wlen) {
     return (Py_ssize_t)(t->max_n - t->min_n + 1) * (wlen + 2);
 }
 
+/* The vocabulary ids of one whitespace-delimited word's n-grams, padded with a space each
+ * side, exactly as scikit-learn's _char_wb_ngrams: a padded word no longer than n is one
+ * n-gram (the whole of it) and ends the loop over n. `out` holds at least
+ * word_ids_room(t, wlen) ids; returns how many it wrote. */
 static Py_ssize_t word_char_ids(const Table *t, const Py_UCS4 *w, Py_ssize_t wlen,
                                 Py_UCS4 *padded, uint32_t *out) {
     Py_ssize_t plen = wlen + 2, n_out = 0;
