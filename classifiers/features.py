@@ -69,7 +69,8 @@ _EXCLUSION = re.compile(
     r"threat|invasion)")
 LEX_NAMES = ("profanity", "slur", "sexual", "threat", "dehumanising", "profanity_at_you",
              "threat_at_you", "group_attack", "group_attack_negated", "gender_attack",
-             "exclusion", "counter_speech", "insult", "insult_at_person", "sexual_at_person", "shouting")
+             "exclusion", "counter_speech", "insult", "insult_at_person", "sexual_at_person",
+             "shouting")
 
 
 _WORD_PARTS = re.compile(r"([a-z0-9']+)")        # split on _WORD, keeping the words
@@ -90,36 +91,6 @@ _COUNTER_NEEDLES = ("say", "call", "claim", "wrong", "not ok", "never ok", "acce
 # bytes.translate and split find the same words in half the time of findall.
 _WORD_BYTES = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789'" else 32
                     for c in range(256))
-
-
-def fingerprint() -> str:
-    """A hash of every word list, table and pattern that decides what the features are. A
-    model's weights mean something only against the lists it was trained with: the model
-    card records this, and a model trained with other lists is refused."""
-    import hashlib
-    import json
-
-    from classifiers import lexicon
-    from classifiers import normalise as normaliser
-
-    def plain(value):
-        if isinstance(value, re.Pattern):
-            return value.pattern
-        if isinstance(value, (set, frozenset)):
-            return sorted(value)
-        return value
-
-    parts = {name: plain(value) for name, value in sorted(vars(lexicon).items())
-             if name.isupper()}
-    parts.update(
-        {name: plain(globals()[name]) for name in (
-            "PLACEHOLDER", "LEX_NAMES", "_SECOND", "_PERSON", "_NEGATION", "_HATE_VERBS",
-            "_MULTIWORD", "_COUNTER", "_EXCLUSION")},
-        normalise={name: plain(getattr(normaliser, name)) for name in (
-            "_CONFUSABLES", "_LEET", "_LEET_WORDS", "_UNIT", "_SPACED", "_WORDCHARS",
-            "_MASKCHARS", "_KNOWN")})
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def words_of(norm: str) -> list[str]:
@@ -278,3 +249,33 @@ def featurise(texts: list[str]) -> tuple[list[str], list[str], np.ndarray]:
     masked = [mask_groups(n, w) for n, w in zip(norms, words, strict=True)]
     lex = [lexicon_counts(n, t, w) for n, t, w in zip(norms, texts, words, strict=True)]
     return norms, masked, np.vstack(lex) if lex else np.zeros((0, len(LEX_NAMES)))
+
+
+def fingerprint() -> str:
+    """A hash of every word list, table and pattern that decides what the features are. A
+    model's weights mean something only against the lists it was trained with: the model
+    card records this, and a model trained with other lists is refused."""
+    import hashlib
+    import json
+
+    from classifiers import lexicon
+    from classifiers import normalise as normaliser
+
+    def plain(value):
+        if isinstance(value, re.Pattern):
+            return value.pattern
+        if isinstance(value, (set, frozenset)):
+            return sorted(value)
+        return value
+
+    parts = {name: plain(value) for name, value in sorted(vars(lexicon).items())
+             if name.isupper()}
+    parts.update(
+        {name: plain(globals()[name]) for name in (
+            "PLACEHOLDER", "LEX_NAMES", "_SECOND", "_PERSON", "_NEGATION", "_HATE_VERBS",
+            "_MULTIWORD", "_COUNTER", "_EXCLUSION")},
+        normalise={name: plain(getattr(normaliser, name)) for name in (
+            "_CONFUSABLES", "_LEET", "_LEET_WORDS", "_UNIT", "_SPACED", "_WORDCHARS",
+            "_MASKCHARS", "_KNOWN")})
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
