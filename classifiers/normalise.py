@@ -283,7 +283,10 @@ def _fix_tokens(tokens: list[str]) -> list[str]:
             _FIXED.clear()
         for i, token in enumerate(tokens):
             if fixed[i] is None:
-                fixed[i] = _FIXED[token] = _fix_token(token)
+                # a new word is often repeated in its mail: fix it once
+                done = _FIXED.get(token)
+                fixed[i] = done if done is not None else _FIXED.setdefault(
+                    token, _fix_token(token))
     return fixed
 
 

@@ -118,3 +118,20 @@ def test_words_found_by_translate_are_words_found_by_the_pattern(seed):
         norm = normalise.normalise(text)
         for s in (text, norm):
             assert features.words_of(s) == features._WORD.findall(s), repr(s)
+
+
+def test_a_new_word_repeated_in_a_mail_is_fixed_once(monkeypatch):
+    """The token fixes are remembered within a mail too, and give what fixing each
+    occurrence gives."""
+    calls: list[str] = []
+    fix = normalise._fix_token
+
+    def counting(token: str) -> str:
+        calls.append(token)
+        return fix(token)
+
+    monkeypatch.setattr(normalise, "_FIXED", {})
+    monkeypatch.setattr(normalise, "_fix_token", counting)
+    text = "sh1t qwzx, f*ck qwzx sh1t Qwzx. f*ck"
+    assert normalise.normalise(text) == "shit qwzx, fuck qwzx shit qwzx. fuck"
+    assert sorted(calls) == sorted({"sh1t", "qwzx,", "f*ck", "qwzx", "qwzx."})
