@@ -33,6 +33,19 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def evidence_scale(masked: list[str], words: float | None) -> np.ndarray:
+    """How much of each text's n-gram evidence counts: all of it up to `words` words, and
+    for a longer text sqrt(words / its words). A TF-IDF row is l2-normalised, so the
+    logit of a text with n distinct terms grows like sqrt(n) times their mean weight: a
+    700-word essay's many small weights added up like a slur in a tweet, and long clean
+    mail about religion or the news was held. (`masked` is normalised text, one space
+    between words, so counting spaces counts words.)"""
+    if not words:
+        return np.ones(len(masked))
+    n = np.array([m.count(" ") + 1 for m in masked], np.float64)
+    return np.minimum(1.0, np.sqrt(words / n))
+
+
 def at_least(sev: np.ndarray) -> np.ndarray:
     """P(severity >= s) for each severity s, from P(severity == s) (rows of clean..gross)."""
     return np.cumsum(sev[:, ::-1], axis=1)[:, ::-1]
@@ -170,6 +183,8 @@ class Bundle:
     kind_intercept: np.ndarray
     kinds: list[str]
     lex_scale: float = 1.0
+    # A text longer than this many words has its n-gram evidence scaled (evidence_scale)
+    ngram_words: float | None = None
     # Second opinion from the lexicon structures alone (cannot memorise a source), and
     # the stacker that weighs the two, fitted on the calibration split.
     lex_coef: np.ndarray | None = None          # (4, n_lex)
@@ -191,8 +206,9 @@ class Bundle:
         return cache[name]
 
     def severity_features(self, masked: list[str], lex: np.ndarray) -> sp.csr_matrix:
-        return sp.hstack([self.fast("word").transform(masked),
-                          self.fast("char").transform([char_view(m) for m in masked]),
+        scale = sp.diags(evidence_scale(masked, self.ngram_words).astype(np.float32))
+        return sp.hstack([scale @ self.fast("word").transform(masked),
+                          scale @ self.fast("char").transform([char_view(m) for m in masked]),
                           sp.csr_matrix(lex * self.lex_scale)], format="csr")
 
     def kind_features(self, norms: list[str], lex: np.ndarray) -> sp.csr_matrix:
@@ -227,8 +243,9 @@ class Bundle:
 
     def base_logits(self, masked: list[str], lex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         w = self._weights()
-        z1 = (self._block_dot("word", masked, w["word"])
-              + self._block_dot("char", [char_view(m) for m in masked], w["char"])
+        ngrams = (self._block_dot("word", masked, w["word"])
+                  + self._block_dot("char", [char_view(m) for m in masked], w["char"]))
+        z1 = (ngrams * evidence_scale(masked, self.ngram_words)[:, None]
               + (lex * self.lex_scale) @ w["sev_lex"] + self.sev_intercept)
         if self.lex_coef is None:
             return z1, np.zeros_like(z1)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 # every `aupgate` command imports this module for its paths, and skops pulls in
 # scikit-learn's array-API shims, which import PyTorch whenever it is installed (seconds).
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 TRUSTED_TYPES: frozenset[str] = frozenset({
     "builtins.dict", "builtins.list", "builtins.tuple", "builtins.str", "builtins.int",
     "builtins.float", "builtins.bool", "numpy.ndarray"})
@@ -112,6 +112,7 @@ def pack(bundle: Bundle) -> dict[str, Any]:
             "kind_coef": bundle.kind_coef.astype(np.float32),
             "kind_intercept": np.asarray(bundle.kind_intercept, np.float64),
             "lex_scale": float(bundle.lex_scale),
+            "ngram_words": float(bundle.ngram_words or 0.0),
             "lex_coef": np.asarray(bundle.lex_coef, np.float32),
             "lex_intercept": np.asarray(bundle.lex_intercept, np.float64),
             "stack_coef": np.asarray(bundle.stack_coef if bundle.stack_coef is not None
@@ -133,6 +134,7 @@ def unpack(d: dict[str, Any]) -> Bundle:
                   kind_coef=np.asarray(d["kind_coef"], np.float32),
                   kind_intercept=np.asarray(d["kind_intercept"]),
                   kinds=list(d["kinds"]), lex_scale=float(d["lex_scale"]),
+                  ngram_words=float(d["ngram_words"]) or None,
                   lex_coef=np.asarray(d["lex_coef"], np.float32),
                   lex_intercept=np.asarray(d["lex_intercept"]),
                   stack_coef=np.asarray(d["stack_coef"], np.float32),

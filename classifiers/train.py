@@ -31,6 +31,8 @@ class TrainConfig:
     # (severity, most its examples may be up-weighted by balancing)
     class_boost_cap: tuple[tuple[str, float], ...] = ()
     lex_scale: float = 1.0
+    # n-gram evidence of a longer text is scaled as if it were this long (evidence_scale)
+    ngram_words: float | None = 60.0
     max_iter: int = 300
     stack: bool = True
     drop_group_ngrams: bool = True
@@ -110,7 +112,7 @@ def _fit(examples: Sequence[Example], config: TrainConfig, calib: Sequence[Examp
                     sev_coef=np.zeros((4, 0), np.float32), sev_intercept=np.zeros(4),
                     temperature=1.0, kind_coef=np.zeros((0, 0), np.float32),
                     kind_intercept=np.zeros(0), kinds=list(KIND_CODES),
-                    lex_scale=config.lex_scale)
+                    lex_scale=config.lex_scale, ngram_words=config.ngram_words)
     xs = bundle.severity_features(p.masked, p.lex)
     y = np.array([SEVERITIES.index(e.severity) for e in examples])
     w = sample_weights(examples, config.class_balance_power, config.class_boost_cap)

@@ -43,7 +43,9 @@ def tiny(tmp_path_factory):
 def test_round_trip_scores_identically(tiny):
     bundle, path = tiny
     loaded, card = modelfile.load(path)
-    texts = ["you are a fucking idiot", "lovely picnic"]
+    # the last is long enough for its n-gram evidence to be scaled
+    texts = ["you are a fucking idiot", "lovely picnic", "what a load of shit today " * 30]
+    assert loaded.ngram_words == bundle.ngram_words == TrainConfig().ngram_words
     np.testing.assert_allclose(bundle.score(texts)[0], loaded.score(texts)[0], atol=1e-5)
     assert card["note"] == "test" and card["sha256"] == modelfile.sha256_of(path)
 
