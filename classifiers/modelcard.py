@@ -243,7 +243,10 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
         "lazy wog\" now missed). Abuse inside a long mail is missed either way: one "
         "offensive functional case put among the lines of a long clean mail (over 150 words, "
         "330 such mails) is held for a pupil 0.9 % / 0 % of the time, against 38 % on its "
-        "own. Scoring long text in windows as well would be the next step.",
+        "own. Scoring 60-word windows (half overlapping) as well, a text's score the highest "
+        "of all, was measured and not shipped: the buried case is then held 8.5 % of the "
+        "time, but so is 1.13 % of the ham dev half (against none); sentence-sized windows "
+        "would hold more clean mail still.",
         "- Thresholds were set by hand (see above), not optimised on a held-out set of mail "
         "large enough to resolve 0.5 % (the staged ham is 1,000 messages).",
         "- Counter-speech that quotes abuse (\"calling them vermin is wrong\") is still often "
