@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from classifiers.features import char_view, featurise
+from classifiers.features import LEX_NAMES, char_view, featurise
 from classifiers.taxonomy import KIND_BY_CODE, SEVERITIES, rank
 
 try:
@@ -267,14 +267,67 @@ class Bundle:
         """(severity probabilities (n, 4), kind probabilities (n, k), normalised texts).
 
         A kind's probability is P(kind | offensive) times P(severity at least the kind's).
+        A long text scores as its most offensive sentence where that is higher (see
+        `_sentences_of_concern`).
         """
         norms, masked, lex = featurise(texts)
-        z = self.severity_logits(masked, lex)
-        sev = softmax(z / self.temperature)
+        sev, kinds = self._probabilities(norms, masked, lex)
+        owners, sentences = self._sentences_of_concern(texts, masked, lex)
+        if sentences:
+            s_norms, s_masked, s_lex = featurise(sentences)
+            s_sev, s_kinds = self._probabilities(s_norms, s_masked, s_lex)
+            serious = at_least(s_sev)[:, 2]
+            support = s_lex[:, SENTENCE_SUPPORT].any(axis=1)
+            for j in np.flatnonzero((serious >= SENTENCE_THRESHOLD) & support):
+                i = owners[j]
+                if serious[j] > at_least(sev[i:i + 1])[0, 2]:
+                    sev[i], kinds[i] = s_sev[j], s_kinds[j]
+        return sev, kinds, norms
+
+    def _probabilities(self, norms: list[str], masked: list[str], lex: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        sev = softmax(self.severity_logits(masked, lex) / self.temperature)
         pk = sigmoid(self.kind_logits(norms, lex))
         cum = at_least(sev)
         gate = np.stack([cum[:, rank(KIND_BY_CODE[k].severity)] for k in self.kinds], 1)
-        return sev, pk * gate, norms
+        return sev, pk * gate
+
+    def _sentences_of_concern(self, texts: list[str], masked: list[str], lex: np.ndarray
+                              ) -> tuple[list[int], list[str]]:
+        """The sentences of long texts to score on their own, each with its text's index.
+        Scored whole, one abusive sentence among many clean ones is diluted to nothing;
+        scored alone, a sentence is the length of the text the model learned from. Only
+        a text whose lexicon shows a structure of abuse is split (most mail costs nothing),
+        and a sentence counts only with such a structure of its own: without that
+        requirement, clean mail was held four to five times as often."""
+        owners: list[int] = []
+        sentences: list[str] = []
+        if not self.ngram_words:
+            return owners, sentences
+        gate = lex[:, SENTENCE_GATE].any(axis=1)
+        for i in np.flatnonzero(gate):
+            if masked[i].count(" ") + 1 <= self.ngram_words:
+                continue
+            for sentence in _SENTENCE_BREAK.split(texts[i]):
+                if len(sentence.split()) >= 3:
+                    owners.append(int(i))
+                    sentences.append(sentence)
+        return owners, sentences
+
+
+# A sentence of a long text, scored alone, counts when P(serious or worse) reaches this and
+# one of these lexicon structures is in it. Measured on the SpamAssassin ham dev half, on
+# ham never trained on, and on offensive functional cases put among the lines of long
+# clean mail (see the model card): at 0.8, 0.23 % / 0.40 % of clean mail held and a quarter
+# of the buried cases; at 0.7, 0.45 % / 0.50 % and a third.
+SENTENCE_THRESHOLD = 0.8
+SENTENCE_SUPPORT = [LEX_NAMES.index(name) for name in (
+    "slur", "profanity_at_you", "threat_at_you", "group_attack", "exclusion",
+    "insult_at_person", "sexual_at_person")]
+# A text is split only if it shows one of these: a sentence's structures are the whole
+# text's too, except that a negation in the sentence before can mark a group attack negated
+SENTENCE_GATE = SENTENCE_SUPPORT + [LEX_NAMES.index("group_attack_negated")]
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 SEVERITY_ORDER = SEVERITIES

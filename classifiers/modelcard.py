@@ -155,8 +155,9 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
         "200-570 MB more per process, 61 ms per routed message (p99 of the cascade ~75 ms).",
         "- Cost (`python -m bench.classifier`, 5 KB bodies of real ham, one core, 29 Nov "
         "2026, timed after scoring 200 other real mails, as a running gateway would have): "
-        "0.85 ms per message batched, 1.1 ms single (medians 1.11-1.13 over three runs; "
-        "p99 3.2-3.4 ms; a single message "
+        "1.0 ms per message batched, 1.2 ms single (medians 1.16-1.33 over three runs; "
+        "p99 5.9-6.2 ms: 13 of the 200 bodies show a structure of abuse and are scored "
+        "sentence by sentence too, which made batched 0.85 ms 1.0 ms; a single message "
         "also pays for mail splitting, ~0.1 ms, and for its own rarer words, met for the "
         "first time). Model memory ~36 MB RSS, plus up to 4 MB of remembered words. Earlier "
         "code on the same machine: 1.3 ms single before a new word repeated within a mail was "
@@ -165,8 +166,8 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
         "ms before the TF-IDF scoring was compiled. The TF-IDF scoring is compiled "
         "(`classifiers/_ngrams.c`, ~0.25 ms of a message, run without the GIL; it remembers "
         "each word's character n-grams between messages); the rest is Python: normalisation "
-        "~0.3 ms, lexicon features ~0.15 ms, per-call overhead. Batched scoring meets the "
-        "< 1 ms aim but not 'well under'; a single message does not. The next step would be "
+        "~0.3 ms, lexicon features ~0.15 ms, per-call overhead. Neither batched nor single "
+        "scoring is well under 1 ms. The next step would be "
         "the normaliser's whole-text passes in C, at the price of a second copy of its "
         "rules.",
         "- Short, plain-spoken abuse is under-flagged (functional checks above): threats, "
@@ -245,10 +246,16 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
         "lazy wog\" now missed). Abuse inside a long mail is missed either way: one "
         "offensive functional case put among the lines of a long clean mail (over 150 words, "
         "330 such mails) is held for a pupil 0.9 % / 0 % of the time, against 38 % on its "
-        "own. Scoring 60-word windows (half overlapping) as well, a text's score the highest "
-        "of all, was measured and not shipped: the buried case is then held 8.5 % of the "
-        "time, but so is 1.13 % of the ham dev half (against none); sentence-sized windows "
-        "would hold more clean mail still.",
+        "own. So a long text whose lexicon shows a structure of abuse (a slur; profanity or a "
+        "threat at 'you'; an insult or sexual word at a person; an attack on a group; an "
+        "exclusion phrase) is also scored sentence by sentence, and scores as its most "
+        "offensive sentence when that sentence reaches P(serious or worse) >= 0.8 and shows "
+        "such a structure itself. Buried cases held for a pupil: 0 % -> 24.5 %; clean mail "
+        "held for pupils: ham dev half 0 % -> 0.23 % (1 of 441), ham never trained on 0.20 % "
+        "-> 0.40 % (at 0.7 instead of 0.8: a third of the buried cases, 0.45 % / 0.50 % of "
+        "clean mail). Without the structure asked of the sentence, clean mail was held four to "
+        "five times as often; 60-word windows instead of sentences held 1.13 % of the ham dev "
+        "half for 8.5 % of the buried cases.",
         "- Thresholds were set by hand (see above), not optimised on a held-out set of mail "
         "large enough to resolve 0.5 % (the staged ham is 1,000 messages).",
         "- Counter-speech that quotes abuse (\"calling them vermin is wrong\") is still often "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from classifiers.features import featurise
-from classifiers.model import evidence_scale
+from classifiers.model import at_least, evidence_scale
 
 
 def test_texts_up_to_the_length_count_in_full_and_longer_ones_by_the_square_root():
@@ -32,3 +32,45 @@ def test_only_the_ngram_logits_of_a_long_text_are_scaled(classifier):
     s = evidence_scale(masked, words)[0]
     assert s < 1
     np.testing.assert_allclose(scaled - fixed, (full - fixed) * s, atol=1e-6)
+
+
+CLEAN_LETTER = (
+    "Dear parents, the school trip to the museum is on Friday. Please bring a packed lunch "
+    "and a coat. The coach leaves at nine and returns at four. Pupils should wear uniform. "
+    "Thank you for your support with the reading challenge this term. The library will be "
+    "open after school on Tuesdays and Thursdays for anyone who wants to borrow books. "
+    "Homework club runs in room 12 on Wednesdays.")
+ABUSE = "You are a fucking disgrace and I will kill you, you pathetic loser."
+BURIED = CLEAN_LETTER + "\n" + ABUSE + "\nSee you all on Friday."
+
+
+def _serious(classifier, text: str) -> float:
+    return classifier.score([text])[0].at_least["serious"]
+
+
+def test_one_abusive_sentence_in_a_long_mail_is_not_diluted_away(classifier):
+    bundle = classifier.bundle
+    norms, masked, lex = featurise([BURIED])
+    whole_only = at_least(bundle._probabilities(norms, masked, lex)[0])[0, 2]
+    assert whole_only < 0.7                         # scored whole, it would go through
+    assert _serious(classifier, BURIED) >= 0.7      # a pupil's copy is held
+    assert _serious(classifier, CLEAN_LETTER) < 0.5
+    assert classifier.score([BURIED])[0].severity == classifier.score([ABUSE])[0].severity
+
+
+def test_a_sentence_counts_only_with_a_structure_of_abuse_in_it(classifier, monkeypatch):
+    """The same sentence, scored alone, lifts its mail only while the lexicon finds an
+    insult, threat, slur or attack in it."""
+    from classifiers import model
+
+    assert _serious(classifier, BURIED) >= 0.7
+    monkeypatch.setattr(model, "SENTENCE_SUPPORT", [])
+    assert _serious(classifier, BURIED) < 0.7
+
+
+def test_short_texts_score_as_wholes(classifier):
+    bundle = classifier.bundle
+    texts = [ABUSE, "Parents' evening is on Tuesday.", "I will kill you. You are a loser."]
+    norms, masked, lex = featurise(texts)
+    np.testing.assert_allclose(bundle.score(texts)[0], bundle._probabilities(
+        norms, masked, lex)[0])
