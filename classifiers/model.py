@@ -276,12 +276,12 @@ class Bundle:
         if sentences:
             s_norms, s_masked, s_lex = featurise(sentences)
             s_sev, s_kinds = self._probabilities(s_norms, s_masked, s_lex)
-            serious = at_least(s_sev)[:, 2]
+            serious, best = at_least(s_sev)[:, 2], at_least(sev)[:, 2]
             support = s_lex[:, SENTENCE_SUPPORT].any(axis=1)
             for j in np.flatnonzero((serious >= SENTENCE_THRESHOLD) & support):
                 i = owners[j]
-                if serious[j] > at_least(sev[i:i + 1])[0, 2]:
-                    sev[i], kinds[i] = s_sev[j], s_kinds[j]
+                if serious[j] > best[i]:
+                    sev[i], kinds[i], best[i] = s_sev[j], s_kinds[j], serious[j]
         return sev, kinds, norms
 
     def _probabilities(self, norms: list[str], masked: list[str], lex: np.ndarray
@@ -302,12 +302,8 @@ class Bundle:
         requirement, clean mail was held four to five times as often."""
         owners: list[int] = []
         sentences: list[str] = []
-        if not self.ngram_words:
-            return owners, sentences
-        gate = lex[:, SENTENCE_GATE].any(axis=1)
-        for i in np.flatnonzero(gate):
-            if masked[i].count(" ") + 1 <= self.ngram_words:
-                continue
+        long = evidence_scale(masked, self.ngram_words) < 1
+        for i in np.flatnonzero(long & lex[:, SENTENCE_GATE].any(axis=1)):
             for sentence in _SENTENCE_BREAK.split(texts[i]):
                 if len(sentence.split()) >= 3:
                     owners.append(int(i))

@@ -16,18 +16,15 @@ def test_texts_up_to_the_length_count_in_full_and_longer_ones_by_the_square_root
     np.testing.assert_allclose(evidence_scale(texts, None), np.ones(5))
 
 
-def test_only_the_ngram_logits_of_a_long_text_are_scaled(classifier):
+def test_only_the_ngram_logits_of_a_long_text_are_scaled(classifier, monkeypatch):
     """The lexicon features and the intercept count in full whatever the length."""
     bundle = classifier.bundle
     long = "thanks for the minutes from the governors meeting " * 20
     _, masked, lex = featurise([long])
     scaled = bundle.base_logits(masked, lex)[0]
     words = bundle.ngram_words
-    bundle.ngram_words = None
-    try:
-        full = bundle.base_logits(masked, lex)[0]
-    finally:
-        bundle.ngram_words = words
+    monkeypatch.setattr(bundle, "ngram_words", None)
+    full = bundle.base_logits(masked, lex)[0]
     fixed = (lex * bundle.lex_scale) @ bundle._weights()["sev_lex"] + bundle.sev_intercept
     s = evidence_scale(masked, words)[0]
     assert s < 1
