@@ -4,10 +4,23 @@ so a long mail's many small word weights would otherwise add up like a slur in a
 
 from __future__ import annotations
 
+import json
+import random
+from pathlib import Path
+
 import numpy as np
 
-from classifiers.features import featurise
+from classifiers import lexicon, model
+from classifiers.features import LEX_NAMES, featurise, needed_words, words_of
 from classifiers.model import at_least, evidence_scale
+from classifiers.normalise import normalise
+
+FUNCTIONAL_CASES = Path(__file__).parents[2] / "classifiers" / "functional_cases.jsonl"
+
+
+def _functional_texts() -> list[str]:
+    return [json.loads(line)["text"] for line in FUNCTIONAL_CASES.read_text().splitlines()
+            if line]
 
 
 def test_texts_up_to_the_length_count_in_full_and_longer_ones_by_the_square_root():
@@ -58,8 +71,6 @@ def test_one_abusive_sentence_in_a_long_mail_is_not_diluted_away(classifier):
 def test_a_sentence_counts_only_with_a_structure_of_abuse_in_it(classifier, monkeypatch):
     """The same sentence, scored alone, lifts its mail only while the lexicon finds an
     insult, threat, slur or attack in it."""
-    from classifiers import model
-
     assert _serious(classifier, BURIED) >= 0.7
     monkeypatch.setattr(model, "SENTENCE_SUPPORT", [])
     assert _serious(classifier, BURIED) < 0.7
@@ -71,3 +82,41 @@ def test_short_texts_score_as_wholes(classifier):
     norms, masked, lex = featurise(texts)
     np.testing.assert_allclose(bundle.score(texts)[0], bundle._probabilities(
         norms, masked, lex)[0])
+
+
+def test_every_text_with_a_structure_of_abuse_holds_a_word_it_needs():
+    """The sentence pass counts structures only in sentences holding one of the words
+    `needed_words` names; a structure found without one would be missed there."""
+    needed = needed_words(model.SENTENCE_STRUCTURES)
+    texts = _functional_texts()
+    vocabulary = (list(lexicon.PROFANITY) + list(lexicon.SLURS) + list(lexicon.THREAT)
+                  + list(lexicon.INSULTS) + list(lexicon.SEXUAL) + list(lexicon.DEHUMANISING)
+                  + list(lexicon.NEGATIVE_ATTRIBUTES) + list(lexicon.IDENTITY_TERMS)
+                  + "you your he she not no go back to country send them should be".split())
+    rng = random.Random(0)
+    texts += [" ".join(rng.choice(vocabulary) for _ in range(rng.randrange(1, 12)))
+              for _ in range(3000)]
+    support = [LEX_NAMES.index(name) for name in model.SENTENCE_STRUCTURES]
+    _, _, lex = featurise(texts)
+    shown = 0
+    for text, counts in zip(texts, lex, strict=True):
+        if counts[support].any():
+            shown += 1
+            assert not needed.isdisjoint(words_of(normalise(text))), text
+    assert shown > 1000         # the random texts are dense in structures
+
+
+def test_sentences_ruled_out_by_their_words_would_not_have_counted(classifier, monkeypatch):
+    """Scores are the same when every sentence of a long text is counted and scored."""
+    texts = [CLEAN_LETTER + "\n" + line + "\n" + CLEAN_LETTER for line in _functional_texts()]
+    sev, kinds, _ = classifier.bundle.score(texts)
+
+    class Everything(frozenset):
+        def isdisjoint(self, other) -> bool:
+            return False
+
+    monkeypatch.setattr(model, "_SUPPORT_WORDS", Everything())
+    every_sev, every_kinds, _ = classifier.bundle.score(texts)
+    np.testing.assert_allclose(sev, every_sev)
+    np.testing.assert_allclose(kinds, every_kinds)
+    assert (at_least(sev)[:, 2] >= model.SENTENCE_THRESHOLD).sum() > 10
