@@ -71,11 +71,17 @@ def cmd_train(args) -> int:
 
 
 def functional_results(bundle) -> dict:
-    """The functional checks at classify's 0.5 and at the pupil hold threshold."""
+    """The functional checks at classify's 0.5 and at the pupil hold threshold, alone and
+    buried in long clean mail (the ham's dev half)."""
+    from classifiers.datasets import load_ham
     from classifiers.evaluate import HOLD_THRESHOLDS
-    from classifiers.functional import evaluate
+    from classifiers.functional import buried, evaluate
 
-    return evaluate(bundle, {"0.5": 0.5, "pupil hold": HOLD_THRESHOLDS["pupil"]["serious"]})
+    hold = HOLD_THRESHOLDS["pupil"]["serious"]
+    result = evaluate(bundle, {"0.5": 0.5, "pupil hold": hold})
+    hosts = [e.text for e in load_ham() if e.split == "dev"]
+    result["buried"] = buried(bundle, hosts, hold)
+    return result
 
 
 def cmd_evaluate(args) -> int:
@@ -127,6 +133,8 @@ def cmd_evaluate(args) -> int:
 
         print("== functional checks (project-written cases, never trained on):")
         print("\n".join(format_table(results["functional"])))
+        print("== functional cases buried in long clean mail:",
+              json.dumps(results["functional"]["buried"]))
         for name, r in results.get("leave_one_source_out", {}).items():
             if "per_severity" in r:
                 print(format_report(r))

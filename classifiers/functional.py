@@ -11,6 +11,10 @@ must not be. They were written without looking at any model's scores on them, an
 reads them in training (`classifiers.datasets` does not know this folder). Being written
 by the same project as the lexicon, they are a check, not independent evidence: the
 independent figures are the leave-one-source-out ones.
+
+`buried` puts the same cases among the lines of long clean real mail (the SpamAssassin
+ham's dev half, never trained on): scored whole, one abusive line in a long mail is
+diluted to nothing, and `Bundle` scores such a mail's sentences too.
 """
 
 from __future__ import annotations
@@ -54,6 +58,44 @@ def evaluate(bundle: Bundle, thresholds: dict[str, float], cases: list[dict] | N
             row[name] = round(float(right[idx].mean()), 3)
     out["wrong_at_0.5"] = [cases[i]["text"] for i in np.flatnonzero(
         (serious_or_worse >= 0.5) != truth)]
+    return out
+
+
+LONG_MAIL_WORDS = 150     # a host mail is longer than this
+
+
+def bury(line: str, host: str) -> str:
+    """`line` on a line of its own in the middle of `host`."""
+    lines = host.split("\n")
+    middle = len(lines) // 2
+    return "\n".join(lines[:middle] + [line] + lines[middle:])
+
+
+def buried(bundle: Bundle, hosts: list[str], threshold: float,
+           cases: list[dict] | None = None) -> dict:
+    """Each case in the middle of a long clean mail (the hosts over LONG_MAIL_WORDS words,
+    each used once or more, the cases in turn): the share flagged (P(serious or worse) >=
+    `threshold`) buried, against the same cases alone, for the offensive cases and for the
+    clean ones; and the share of the hosts flagged alone."""
+    cases = load_cases() if cases is None else cases
+    hosts = [h for h in hosts if len(h.split()) > LONG_MAIL_WORDS]
+    out: dict = {"threshold": threshold, "hosts": len(hosts)}
+    if not hosts:
+        return out
+
+    def flagged(texts: list[str]) -> np.ndarray:
+        sev, _, _ = bundle.score(texts)
+        return sev[:, 2:].sum(axis=1) >= threshold
+
+    out["hosts_flagged"] = round(float(flagged(hosts).mean()), 4)
+    for label, offensive in (("offensive", True), ("clean", False)):
+        lines = [c["text"] for c in cases if bool(c["offensive"]) == offensive]
+        pairs = [(lines[i % len(lines)], hosts[i % len(hosts)])
+                 for i in range(max(len(lines), len(hosts)))]
+        out[label] = {
+            "n": len(pairs),
+            "flagged_buried": round(float(flagged([bury(line, host) for line, host in pairs]).mean()), 4),
+            "flagged_alone": round(float(flagged([line for line, _ in pairs]).mean()), 4)}
     return out
 
 

@@ -110,7 +110,7 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
                   "here; the project-written neutral/counter-speech set is train-only and "
                   "is not evidence.", ""]
     if functional_file and functional_file.exists():
-        from classifiers.functional import format_table
+        from classifiers.functional import LONG_MAIL_WORDS, format_table
 
         result = json.loads(functional_file.read_text())
         lines += ["### Functional checks (project-written cases, never trained on)", "",
@@ -124,6 +124,16 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
                   "the cases, but by the same project: its gain on abuse aimed at a person "
                   "is not independent evidence; leave-one-source-out is.", "",
                   *format_table(result), ""]
+        b = result.get("buried", {})
+        if b.get("hosts"):
+            lines += [f"Buried in long clean mail: each case on a line of its own in the "
+                      f"middle of one of the {b['hosts']} mails of the ham dev half (never "
+                      f"trained on) over {LONG_MAIL_WORDS} words. Held for a pupil (P(serious or worse) >= "
+                      f"{b['threshold']}): offensive cases {b['offensive']['flagged_buried']:.1%} "
+                      f"buried against {b['offensive']['flagged_alone']:.1%} alone; clean cases "
+                      f"{b['clean']['flagged_buried']:.1%} against "
+                      f"{b['clean']['flagged_alone']:.1%}; the host mails alone "
+                      f"{b['hosts_flagged']:.2%}.", ""]
     if loso_file and loso_file.exists():
         loso = json.loads(loso_file.read_text())
         lines += ["### Leave one source out (trained on the others, tested on all of it)", "",

@@ -8,6 +8,7 @@ import json
 from classifiers import functional
 from classifiers.datasets import dedup_key, load_all
 from classifiers.modelcard import write_markdown
+from classifiers.modelfile import DEFAULT_MODEL, card_path
 
 
 def test_no_case_is_in_the_training_data():
@@ -41,8 +42,6 @@ def test_a_case_is_right_exactly_when_classify_agrees_with_its_label(classifier)
 
 
 def test_the_model_card_shows_the_functional_table(classifier, tmp_path):
-    from classifiers.modelfile import DEFAULT_MODEL, card_path
-
     card = json.loads(card_path(DEFAULT_MODEL).read_text())
     result = functional.evaluate(classifier.bundle, {"0.5": 0.5, "pupil hold": 0.7})
     results_file = tmp_path / "functional.json"
@@ -53,3 +52,35 @@ def test_the_model_card_shows_the_functional_table(classifier, tmp_path):
     assert "### Functional checks (project-written cases, never trained on)" in text
     assert f"| all cases | | | **{result['0.5']['accuracy']:.2f}** |" in text
     assert "| counter_speech | 10 | not flagged |" in text
+
+
+LETTER = ("Dear parents, the school trip to the museum is on Friday. Please bring a packed "
+          "lunch and a coat.\nThe coach leaves at nine and returns at four. Pupils should "
+          "wear uniform.\n") * 6
+
+
+def test_a_case_is_buried_in_the_middle_of_its_host_on_a_line_of_its_own():
+    host = "one\ntwo\nthree\nfour"
+    assert functional.bury("the case", host) == "one\ntwo\nthe case\nthree\nfour"
+
+
+def test_buried_cases_are_counted_against_the_same_cases_alone(classifier, tmp_path):
+    """One abusive line in a long letter is held as it is alone; a clean one is not; a
+    short host is not used."""
+    cases = [{"text": "You are a fucking disgrace and I will kill you, you pathetic loser.",
+              "offensive": True, "functionality": "abuse_at_person"},
+             {"text": "The netball fixture is moved to Thursday.", "offensive": False,
+              "functionality": "neutral_group"}]
+    result = functional.buried(classifier.bundle, [LETTER, "too short to be a host"], 0.7,
+                               cases)
+    assert result["hosts"] == 1 and result["hosts_flagged"] == 0.0
+    assert result["offensive"] == {"n": 1, "flagged_buried": 1.0, "flagged_alone": 1.0}
+    assert result["clean"] == {"n": 1, "flagged_buried": 0.0, "flagged_alone": 0.0}
+
+    results_file = tmp_path / "functional.json"
+    results_file.write_text(json.dumps(
+        functional.evaluate(classifier.bundle, {"0.5": 0.5}, cases) | {"buried": result}))
+    out = tmp_path / "MODEL_CARD.md"
+    write_markdown(json.loads(card_path(DEFAULT_MODEL).read_text()), out,
+                   functional_file=results_file)
+    assert "offensive cases 100.0% buried against 100.0% alone" in out.read_text()
