@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from quarantine.store import open_store
 from quarantine.store.held import purge_expired
-from quarantine.store.models import HeldMessage
+from quarantine.store.models import Allowance, HeldMessage
 from quarantine.web.app import create_app
 from quarantine.web.settings import Site, WebConfigError, load_settings
 from tests.support import ROOT, run_aupgate, write_config
@@ -257,3 +257,26 @@ async def test_sign_in_never_redirects_off_site(app_store):
                                              "password": PASSWORD, "next": target})
             assert r.headers["location"] == expected, target
             assert nxt.replace("&amp;", "&") == expected
+
+
+async def test_an_exception_is_granted_from_a_held_message(app_store):
+    """The grant form under a held message: a group's time-limited exception is stored and
+    listed; an expiry that is not a date is refused with the reason, and nothing stored."""
+    app, store, held = app_store
+    async with client(app) as c:
+        await sign_in(c, REVIEWER)
+        page = f"/messages/{held['gross']}"
+        token = TOKEN.search((await c.get(page)).text).group(1)
+        form = {"csrf_token": token, "group": "year6", "contacts": "zoo@visits.example",
+                "direction": "both", "reason": "Zoo trip"}
+        r = await c.post(f"{page}/exception", data=form | {"until": "next week"})
+        assert r.status_code == 303 and "error=give+the+expiry" in r.headers["location"]
+        r = await c.post(f"{page}/exception", data=form | {"until": "2030-12-20"})
+        assert r.status_code == 303
+        assert "1+exception" in r.headers["location"]
+        assert "zoo@visits.example" in (await c.get("/exceptions")).text
+    async with store.transaction() as session:
+        rows = (await session.execute(select(Allowance).where(
+            Allowance.contact == "zoo@visits.example"))).scalars().all()
+    assert [(a.subject, a.kind, a.expires_at.date().isoformat()) for a in rows] == [
+        ("group:year6", "exception", "2030-12-20")]

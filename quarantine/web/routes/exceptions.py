@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from quarantine.store.models import Allowance
 from quarantine.web import actions, auth
 from quarantine.web.app import page
-from quarantine.web.routes.message import parse_until
+from quarantine.web.routes.message import grant_from_form
 
 router = APIRouter()
 
@@ -41,13 +41,7 @@ async def grant(request: Request, form: auth.CheckedForm,
 
     try:
         async with request.app.state.store.transaction() as session:
-            n = await actions.grant(
-                session, who, pupil=str(form.get("pupil") or "").strip(),
-                group=str(form.get("group") or "").strip(),
-                contacts=str(form.get("contacts") or "").replace(",", " ").split(),
-                until=parse_until(str(form.get("until") or "")),
-                reason=str(form.get("reason") or ""),
-                direction=str(form.get("direction") or "both"))
+            n = await grant_from_form(session, who, form)
     except actions.ActionError as e:
         return RedirectResponse("/exceptions?" + urlencode({"error": str(e)}), 303)
     return RedirectResponse("/exceptions?" + urlencode({"notice": f"{n} exception(s) granted."}),

@@ -159,13 +159,7 @@ async def exception(request: Request, held_id: str,
                     form: auth.CheckedForm,
                     who: auth.ReaderDep):
     async def work(session, held):
-        return await actions.grant(
-            session, who, pupil=str(form.get("pupil") or "").strip(),
-            group=str(form.get("group") or "").strip(),
-            contacts=str(form.get("contacts") or "").replace(",", " ").split(),
-            until=parse_until(str(form.get("until") or "")),
-            reason=str(form.get("reason") or ""),
-            direction=str(form.get("direction") or "both"))
+        return await grant_from_form(session, who, form)
     return await _act(request, held_id, who, work, lambda n: f"{n} exception(s) granted.")
 
 
@@ -180,6 +174,17 @@ async def open_case(request: Request, held_id: str,
         return await actions.open_case(session, held, who, factors)
     return await _act(request, held_id, who, work,
                       lambda case: RedirectResponse(f"/cases/{case.id}", 303))
+
+
+async def grant_from_form(session, who, form) -> int:
+    """An exception from the grant form (on a held message or on the exceptions page)."""
+    return await actions.grant(
+        session, who, pupil=str(form.get("pupil") or "").strip(),
+        group=str(form.get("group") or "").strip(),
+        contacts=str(form.get("contacts") or "").replace(",", " ").split(),
+        until=parse_until(str(form.get("until") or "")),
+        reason=str(form.get("reason") or ""),
+        direction=str(form.get("direction") or "both"))
 
 
 def parse_until(text: str) -> datetime:
