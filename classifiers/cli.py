@@ -17,6 +17,7 @@ MODELS_DIR = DEFAULT_MODEL.parent
 LOSO_FILE = MODELS_DIR / "loso.json"
 BIAS_FILE = MODELS_DIR / "identity_bias.json"
 FUNCTIONAL_FILE = MODELS_DIR / "functional.json"
+DEV_FILE = MODELS_DIR / "dev.json"       # each source's dev split and the ham's dev half
 
 
 def register(subparsers) -> None:
@@ -64,7 +65,9 @@ def cmd_train(args) -> int:
 
         bundle, _ = load(args.out)
         FUNCTIONAL_FILE.write_text(json.dumps(functional_results(bundle), indent=1) + "\n")
-        write_markdown(card, MODELS_DIR / "MODEL_CARD.md", LOSO_FILE, BIAS_FILE, FUNCTIONAL_FILE)
+        DEV_FILE.write_text(json.dumps(card["dev_metrics"], indent=1, sort_keys=True) + "\n")
+        write_markdown(card, MODELS_DIR / "MODEL_CARD.md", LOSO_FILE, BIAS_FILE, FUNCTIONAL_FILE,
+                       DEV_FILE)
     print(json.dumps({"model": str(args.out), "sha256": card["sha256"],
                       "size_bytes": card["size_bytes"]}))
     return 0
@@ -120,7 +123,11 @@ def cmd_evaluate(args) -> int:
 
         BIAS_FILE.write_text(json.dumps(results["identity_bias"], indent=1) + "\n")
         FUNCTIONAL_FILE.write_text(json.dumps(results["functional"], indent=1) + "\n")
-        write_markdown(card, MODELS_DIR / "MODEL_CARD.md", LOSO_FILE, BIAS_FILE, FUNCTIONAL_FILE)
+        dev_metrics = {s: results[s] for s in REAL_SOURCES}
+        dev_metrics["clean_mail_hold"] = results["clean_mail_hold"]
+        DEV_FILE.write_text(json.dumps(dev_metrics, indent=1, sort_keys=True) + "\n")
+        write_markdown(card, MODELS_DIR / "MODEL_CARD.md", LOSO_FILE, BIAS_FILE, FUNCTIONAL_FILE,
+                       DEV_FILE)
     if args.json:
         print(json.dumps(results, indent=1, sort_keys=True))
     else:

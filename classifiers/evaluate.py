@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from classifiers.datasets import Example
 from classifiers.model import Bundle, at_least
@@ -80,6 +81,8 @@ def report(bundle: Bundle, examples: Sequence[Example], name: str) -> dict:
                           max(f_pos, f_neg), 3),
         "flag_rate": round(float(pb.mean()), 4),
         "positives": int(yb.sum())}
+    if yb.min() != yb.max():    # threshold-free: how well P(serious or worse) ranks the texts
+        out["binary_offensive"]["auc"] = round(float(roc_auc_score(yb, at_least(sev)[:, 2])), 3)
     # At the gateway's pupil threshold (what is actually held for a pupil).
     held = (at_least(sev)[:, 2]
             >= HOLD_THRESHOLDS["pupil"]["serious"]).astype(int)
@@ -127,7 +130,8 @@ def format_report(r: dict) -> str:
     b = r["binary_offensive"]
     lines.append(f"  offensive vs not: accuracy {b['accuracy']:.3f}  macro-F1 {b['macro_f1']:.3f}"
                  f"  flagged {b['flag_rate']:.2%}  positives {b['positives']}")
-    lines.append(f"  4-class macro-F1 {r['macro_f1_4class']:.3f}  ECE {r['ece']:.3f}")
+    auc = f"  AUC {b['auc']:.3f}" if "auc" in b else ""
+    lines.append(f"  4-class macro-F1 {r['macro_f1_4class']:.3f}  ECE {r['ece']:.3f}{auc}")
     lines.append("  severity    prec   rec    f1     n")
     for s, m in r["per_severity"].items():
         lines.append(f"  {s:<10} {m['precision']:.3f} {m['recall']:.3f} {m['f1']:.3f} "

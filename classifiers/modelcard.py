@@ -11,24 +11,29 @@ from classifiers.taxonomy import KINDS, TERMS
 
 def _source_table(metrics: dict) -> list[str]:
     rows = ["| source | n | offensive-vs-not accuracy @0.5 | macro-F1 @0.5 | "
-            "accuracy / macro-F1 @pupil threshold | 4-class macro-F1 | ECE | flagged @0.5 |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            "accuracy / macro-F1 @pupil threshold | AUC | 4-class macro-F1 | ECE | "
+            "flagged @0.5 |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, r in metrics.items():
         if "binary_offensive" not in r:
             continue
         b = r["binary_offensive"]
         h = r.get("binary_offensive_at_pupil_threshold")
         at_pupil = f"{h['accuracy']:.3f} / {h['macro_f1']:.3f}" if h else "-"
+        auc = f"{b['auc']:.3f}" if "auc" in b else "-"
         rows.append(f"| {name} | {r['n']} | {b['accuracy']:.3f} | {b['macro_f1']:.3f} | "
-                    f"{at_pupil} | {r['macro_f1_4class']:.3f} | {r['ece']:.3f} | "
+                    f"{at_pupil} | {auc} | {r['macro_f1_4class']:.3f} | {r['ece']:.3f} | "
                     f"{b['flag_rate']:.2%} |")
     return rows
 
 
 def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
                    bias_file: Path | None = None, functional_file: Path | None = None,
-                   loso_note: str = "") -> None:
-    m = card["dev_metrics"]
+                   dev_file: Path | None = None, loso_note: str = "") -> None:
+    """The card's dev figures are `dev_file`'s where it exists (written by `model evaluate`
+    with the code as it is now) and otherwise those measured at training."""
+    measured_now = bool(dev_file and dev_file.exists())
+    m = json.loads(dev_file.read_text()) if measured_now else card["dev_metrics"]
     lines = [
         "# Model card: Appendix I content classifier",
         "",
@@ -83,7 +88,9 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
         "Severity decision: the highest level whose cumulative probability reaches 0.5 "
         "(`classify`); the gateway holds a pupil's mail at P(serious or worse) >= 0.7 and a "
         "staff member's at P(gross) >= 0.8 (content check defaults). \"Offensive\" = serious "
-        "or gross.",
+        "or gross. " + ("Measured by `aupgate model evaluate` with the scoring code as it is "
+                        "now (it may score differently from the code that trained the model)."
+                        if measured_now else "Measured at training."),
         "",
         *_source_table({k: v for k, v in m.items() if k != "clean_mail_hold"}),
         "",
