@@ -123,6 +123,29 @@ def hold_rates(bundle: Bundle, examples: Sequence[Example],
     return out
 
 
+# The share of clean mail a pupil's copy may be held for (the issue's bar).
+CLEAN_MAIL_BAR = 0.005
+
+
+def at_clean_mail_bar(bundle: Bundle, examples: Sequence[Example], ham: Sequence[Example],
+                      bar: float = CLEAN_MAIL_BAR) -> dict:
+    """Offensive-vs-not on `examples` flagged at the lowest threshold on P(serious or worse)
+    that holds at most `bar` of `ham` (clean mail the model never saw): a trial that lifts
+    the figures at a fixed threshold by moving mail towards offensive gains nothing here."""
+    def serious(rows: Sequence[Example]) -> np.ndarray:
+        return at_least(bundle.score([e.text for e in rows])[0])[:, 2]
+
+    ham_p = np.sort(serious(ham))[::-1]
+    threshold = float(np.nextafter(ham_p[int(bar * len(ham_p))], 1.0))
+    flagged = (serious(examples) >= threshold).astype(int)
+    y = np.array([SEVERITIES.index(e.severity) >= 2 for e in examples]).astype(int)
+    f_pos, f_neg = prf(y, flagged, 1)[2], prf(y, flagged, 0)[2]
+    return {"threshold": round(threshold, 4), "ham_n": len(ham_p),
+            "ham_held": int((ham_p >= threshold).sum()),
+            "macro_f1": round((f_pos + f_neg) / 2, 3),
+            "recall": round(prf(y, flagged, 1)[1], 3)}
+
+
 def format_report(r: dict) -> str:
     if not r.get("n"):
         return f"{r['name']}: no examples"
@@ -153,6 +176,7 @@ def leave_one_source_out(sources: Sequence[str], log=print, config=None) -> dict
     from classifiers.train import TrainConfig, fit
 
     examples, _ = load_all()
+    ham_dev = [e for e in examples if e.source == "spamassassin_ham" and e.split == "dev"]
     out = {}
     for held in sources:
         log(f"leave out {held}")
@@ -163,6 +187,8 @@ def leave_one_source_out(sources: Sequence[str], log=print, config=None) -> dict
         out[held] = report(bundle, test, f"{held} (left out)")
         if held == "spamassassin_ham":
             out["clean_mail_hold_left_out"] = hold_rates(bundle, test, HOLD_THRESHOLDS)
+        elif ham_dev:
+            out[held]["at_clean_mail_bar"] = at_clean_mail_bar(bundle, test, ham_dev)
         log(format_report(out[held]))
     return out
 

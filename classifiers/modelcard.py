@@ -146,6 +146,15 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
         lines += ["### Leave one source out (trained on the others, tested on all of it)", "",
                   *([loso_note, ""] if loso_note else []),
                   *_source_table({k: v for k, v in loso.items() if "binary_offensive" in v})]
+        bar = {k: v["at_clean_mail_bar"] for k, v in loso.items() if "at_clean_mail_bar" in v}
+        if bar:
+            mean = sum(r["macro_f1"] for r in bar.values()) / len(bar)
+            lines += ["", "At the clean-mail bar (each left-out model flagging at the lowest "
+                      "P(serious or worse) that holds at most 0.5 % of the ham dev half, "
+                      "which none of them trained on): macro-F1 " + ", ".join(
+                          f"{k} {r['macro_f1']:.3f} (threshold {r['threshold']:.2f})"
+                          for k, r in bar.items()) + f"; mean {mean:.3f}. Compare trials "
+                      "here: a threshold fixed at 0.5 rewards moving mail towards offensive."]
         if "clean_mail_hold_left_out" in loso:
             h = loso["clean_mail_hold_left_out"]
             lines.append("")

@@ -10,7 +10,13 @@ from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 
 from classifiers import functional
 from classifiers.datasets import Example
-from classifiers.evaluate import HOLD_THRESHOLDS, hold_rates, report
+from classifiers.evaluate import (
+    CLEAN_MAIL_BAR,
+    HOLD_THRESHOLDS,
+    at_clean_mail_bar,
+    hold_rates,
+    report,
+)
 from classifiers.modelcard import write_markdown
 from classifiers.modelfile import DEFAULT_MODEL, card_path
 from classifiers.taxonomy import SEVERITIES
@@ -68,3 +74,19 @@ def test_the_card_shows_dev_figures_measured_now_where_evaluate_wrote_them(tmp_p
     text = out.read_text()
     assert "Measured by `aupgate model evaluate`" in text
     assert "n = 441): pupil thresholds 0.68% (3)" in text
+
+
+def test_at_the_clean_mail_bar_no_more_than_the_bar_of_clean_mail_is_held(classifier):
+    """The threshold is the lowest that holds at most 0.5 % of the clean mail given; the
+    offensive-vs-not figures are those at that threshold."""
+    examples = _examples()
+    mail = [e for e in examples if e.severity == "clean"] * 3       # each "mail" thrice
+    r = at_clean_mail_bar(classifier.bundle, examples, mail)
+    clean_p = [s.at_least["serious"] for s in classifier.score([e.text for e in mail])]
+    held = sum(p >= r["threshold"] for p in clean_p)
+    assert held == r["ham_held"] <= CLEAN_MAIL_BAR * len(mail)
+    assert sum(p >= r["threshold"] * 0.999 for p in clean_p) > CLEAN_MAIL_BAR * len(mail)
+    offensive = [e.severity == "gross" for e in examples]
+    flagged = [s.at_least["serious"] >= r["threshold"]
+               for s in classifier.score([e.text for e in examples])]
+    assert r["macro_f1"] == round(f1_score(offensive, flagged, average="macro"), 3)
