@@ -92,10 +92,10 @@ def buried(bundle: Bundle, hosts: list[str], threshold: float,
         lines = [c["text"] for c in cases if bool(c["offensive"]) == offensive]
         pairs = [(lines[i % len(lines)], hosts[i % len(hosts)])
                  for i in range(max(len(lines), len(hosts)))]
-        out[label] = {
-            "n": len(pairs),
-            "flagged_buried": round(float(flagged([bury(line, host) for line, host in pairs]).mean()), 4),
-            "flagged_alone": round(float(flagged([line for line, _ in pairs]).mean()), 4)}
+        in_mail = flagged([bury(line, host) for line, host in pairs])
+        alone = flagged([line for line, _ in pairs])
+        out[label] = {"n": len(pairs), "flagged_buried": round(float(in_mail.mean()), 4),
+                      "flagged_alone": round(float(alone.mean()), 4)}
     return out
 
 

@@ -135,8 +135,9 @@ def write_markdown(card: dict, out: Path, loso_file: Path | None = None,
         if b.get("hosts"):
             lines += [f"Buried in long clean mail: each case on a line of its own in the "
                       f"middle of one of the {b['hosts']} mails of the ham dev half (never "
-                      f"trained on) over {LONG_MAIL_WORDS} words. Held for a pupil (P(serious or worse) >= "
-                      f"{b['threshold']}): offensive cases {b['offensive']['flagged_buried']:.1%} "
+                      f"trained on) over {LONG_MAIL_WORDS} words. Held for a pupil "
+                      f"(P(serious or worse) >= {b['threshold']}): offensive cases "
+                      f"{b['offensive']['flagged_buried']:.1%} "
                       f"buried against {b['offensive']['flagged_alone']:.1%} alone; clean cases "
                       f"{b['clean']['flagged_buried']:.1%} against "
                       f"{b['clean']['flagged_alone']:.1%}; the host mails alone "
