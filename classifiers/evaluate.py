@@ -57,6 +57,16 @@ def ece(prob: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
     return float(total)
 
 
+def binary(y: np.ndarray, flagged: np.ndarray) -> dict:
+    """Offensive (1) vs not: accuracy, macro-F1 (the one class's F1 where `y` has one) and
+    the share flagged."""
+    f_pos, f_neg = prf(y, flagged, 1)[2], prf(y, flagged, 0)[2]
+    return {"accuracy": round(float(np.mean(y == flagged)), 3),
+            "macro_f1": round((f_pos + f_neg) / 2 if y.min() != y.max() else
+                              max(f_pos, f_neg), 3),
+            "flag_rate": round(float(flagged.mean()), 4)}
+
+
 def report(bundle: Bundle, examples: Sequence[Example], name: str) -> dict:
     if not examples:
         return {"name": name, "n": 0}
@@ -73,25 +83,14 @@ def report(bundle: Bundle, examples: Sequence[Example], name: str) -> dict:
     present = [s for s in SEVERITIES if per[s]["support"]]
     out["macro_f1_4class"] = round(float(np.mean([per[s]["f1"] for s in present])), 3)
     # Binary: offensive (serious or gross: what a pupil's mail is held for) vs not.
-    yb, pb = (y >= 2).astype(int), (pred >= 2).astype(int)
-    f_pos, f_neg = prf(yb, pb, 1)[2], prf(yb, pb, 0)[2]
-    out["binary_offensive"] = {
-        "accuracy": round(float(np.mean(yb == pb)), 3),
-        "macro_f1": round((f_pos + f_neg) / 2 if yb.min() != yb.max() else
-                          max(f_pos, f_neg), 3),
-        "flag_rate": round(float(pb.mean()), 4),
-        "positives": int(yb.sum())}
+    yb = (y >= 2).astype(int)
+    out["binary_offensive"] = binary(yb, (pred >= 2).astype(int)) | {"positives": int(yb.sum())}
     if yb.min() != yb.max():    # threshold-free: how well P(serious or worse) ranks the texts
         out["binary_offensive"]["auc"] = round(float(roc_auc_score(yb, at_least(sev)[:, 2])), 3)
     # At the gateway's pupil threshold (what is actually held for a pupil).
     held = (at_least(sev)[:, 2]
             >= HOLD_THRESHOLDS["pupil"]["serious"]).astype(int)
-    fh_pos, fh_neg = prf(yb, held, 1)[2], prf(yb, held, 0)[2]
-    out["binary_offensive_at_pupil_threshold"] = {
-        "accuracy": round(float(np.mean(yb == held)), 3),
-        "macro_f1": round((fh_pos + fh_neg) / 2 if yb.min() != yb.max() else
-                          max(fh_pos, fh_neg), 3),
-        "flag_rate": round(float(held.mean()), 4)}
+    out["binary_offensive_at_pupil_threshold"] = binary(yb, held)
     out["confusion"] = {SEVERITIES[i]: [int(np.sum((y == i) & (pred == j))) for j in range(4)]
                         for i in range(4)}
     out["ece"] = round(ece(sev, y), 3)
@@ -139,10 +138,9 @@ def at_clean_mail_bar(bundle: Bundle, examples: Sequence[Example], ham: Sequence
     threshold = float(np.nextafter(ham_p[int(bar * len(ham_p))], 1.0))
     flagged = (serious(examples) >= threshold).astype(int)
     y = np.array([SEVERITIES.index(e.severity) >= 2 for e in examples]).astype(int)
-    f_pos, f_neg = prf(y, flagged, 1)[2], prf(y, flagged, 0)[2]
     return {"threshold": round(threshold, 4), "ham_n": len(ham_p),
             "ham_held": int((ham_p >= threshold).sum()),
-            "macro_f1": round((f_pos + f_neg) / 2, 3),
+            "macro_f1": binary(y, flagged)["macro_f1"],
             "recall": round(prf(y, flagged, 1)[1], 3)}
 
 

@@ -4,23 +4,18 @@ so a long mail's many small word weights would otherwise add up like a slur in a
 
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
 
 import numpy as np
 
-from classifiers import lexicon, model
+from classifiers import functional, lexicon, model
 from classifiers.features import LEX_NAMES, featurise, needed_words, words_of
 from classifiers.model import at_least, evidence_scale
 from classifiers.normalise import normalise
 
-FUNCTIONAL_CASES = Path(__file__).parents[2] / "classifiers" / "functional_cases.jsonl"
-
 
 def _functional_texts() -> list[str]:
-    return [json.loads(line)["text"] for line in FUNCTIONAL_CASES.read_text().splitlines()
-            if line]
+    return [case["text"] for case in functional.load_cases()]
 
 
 def test_texts_up_to_the_length_count_in_full_and_longer_ones_by_the_square_root():
