@@ -103,30 +103,49 @@ def words_of(norm: str) -> list[str]:
 # the needle's end ("against homophobia"), bar the open-ended condemn\w* and
 # challenge\w*, which end with their word.
 _CUE_LEAD, _CUE_TRAIL = 16, 16
+# Every phrase _EXCLUSION matches (on text with groups as "grp") holds one of these, and
+# starts at most 16 characters before it ("exterminate the grp") and ends at most 33
+# after its end ("grp deserve to just get exterminated"); nothing in it is open-ended.
+_EXCLUSION_NEEDLES = ("grp", "go back to", "send them back")
+_EXCLUSION_LEAD, _EXCLUSION_TRAIL = 20, 40
 
 
-def count_counter_cues(norm: str) -> int:
-    """`len(_COUNTER.findall(norm))`, scanning only the stretches of whole words around
-    each needle: the regex over a 5 KB mail costs a tenth of a millisecond."""
+def count_near(pattern: re.Pattern, text: str, needles: tuple[str, ...], lead: int,
+               trail: int) -> int:
+    """`len(pattern.findall(text))` for a pattern every match of which holds a needle,
+    starts at most `lead` characters before it and ends at most `trail` after its end:
+    only the stretches of whole words around each needle are scanned, where the regex
+    over a 5 KB mail costs a tenth of a millisecond or more."""
     spans = []
-    for needle in _COUNTER_NEEDLES:
-        at = norm.find(needle)
+    for needle in needles:
+        at = text.find(needle)
         while at >= 0:
             spans.append((at, at + len(needle)))
-            at = norm.find(needle, at + 1)
+            at = text.find(needle, at + 1)
     if not spans:
         return 0
     count, lo, hi = 0, 0, -1
     for start, end in sorted(spans):
-        first = norm.rfind(" ", 0, max(0, start - _CUE_LEAD)) + 1      # a word's start
-        last = norm.find(" ", end + _CUE_TRAIL)                         # a word's end
-        last = len(norm) if last < 0 else last
+        first = text.rfind(" ", 0, max(0, start - lead)) + 1      # a word's start
+        last = text.find(" ", end + trail)                          # a word's end
+        last = len(text) if last < 0 else last
         if first > hi:          # a new stretch: count the one before
-            count += len(_COUNTER.findall(norm, lo, hi)) if hi >= 0 else 0
+            count += len(pattern.findall(text, lo, hi)) if hi >= 0 else 0
             lo, hi = first, last
         else:
             hi = max(hi, last)
-    return count + len(_COUNTER.findall(norm, lo, hi))
+    return count + len(pattern.findall(text, lo, hi))
+
+
+def count_counter_cues(norm: str) -> int:
+    """`len(_COUNTER.findall(norm))`."""
+    return count_near(_COUNTER, norm, _COUNTER_NEEDLES, _CUE_LEAD, _CUE_TRAIL)
+
+
+def count_exclusions(words: list[str]) -> int:
+    """`len(_EXCLUSION.findall(...))` on the words with each protected group as "grp"."""
+    grp = " ".join(map(_AS_GRP.get, words, words))
+    return count_near(_EXCLUSION, grp, _EXCLUSION_NEEDLES, _EXCLUSION_LEAD, _EXCLUSION_TRAIL)
 
 
 def mask_groups(norm: str, words: list[str] | None = None) -> str:
@@ -262,8 +281,7 @@ def lexicon_counts(norm: str, raw: str = "", words: list[str] | None = None) -> 
                 gender += 1
     exclusion = 0
     if protected_at:
-        grp = " ".join(map(_AS_GRP.get, words, words))
-        exclusion = len(_EXCLUSION.findall(grp))
+        exclusion = count_exclusions(words)
     shouting = shouting_ratio(raw)
     counter_cues = count_counter_cues(norm)
     counts = np.array([prof, slur, sex, threat, dehum, pyou, tyou, attack, negated, gender,

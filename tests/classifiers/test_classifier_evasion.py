@@ -65,6 +65,8 @@ def test_platform_artefacts_are_removed():
     "an [url] and a user\nuser\nURL at the start\nlink] half",
     "İstanbul http://127.0.0.2/İ @user",          # lower-casing changes the length
     "no artefacts at all\n\n", "@\n#\nhttp", "",
+    "rt: @bob see www.x.test\nrt #tag [url] user",          # lower-case, as normalise passes
+    "rt &#82;&#84; here\n&#82;T: http://127.0.0.2/ &#64;bob",   # entities unescape to capitals
 ])
 def test_artefacts_are_stripped_line_by_line_as_from_the_whole_text(text):
     """strip_artefacts scans only the lines holding an artefact's literal; the result is

@@ -30,7 +30,7 @@ def _random_texts(n: int, seed: int) -> list[str]:
 
 def _fold_whole_text(text: str) -> str:
     if text.isascii():
-        return text
+        return text.lower()
     text = text.translate(normalise._ZERO_WIDTH)
     text = unicodedata.normalize("NFKC", text)
     text = text.translate(normalise._CONFUSABLE_TABLE)
@@ -39,7 +39,7 @@ def _fold_whole_text(text: str) -> str:
         text = unicodedata.normalize(
             "NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
         text = text.lower().translate(normalise._CONFUSABLE_TABLE)
-    return text
+    return text.lower()
 
 
 def _shouting_by_letter(raw: str) -> float:
@@ -56,7 +56,8 @@ def _mask_by_callback(norm: str) -> str:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_fold_on_non_ascii_runs_is_fold_on_the_whole_text(seed):
-    for text in _random_texts(400, seed):
+    long_runs = ["Ж" * 40 + "e\u0301", "a" + "\u0308\u200b" * 30 + "B"]   # past the cache
+    for text in _random_texts(400, seed) + long_runs:
         assert normalise.fold_confusables(text) == _fold_whole_text(text), repr(text)
 
 
@@ -113,6 +114,25 @@ def test_counter_cues_counted_near_needles_are_counted_over_the_whole_text(seed)
     for text in _random_texts(400, seed):
         norm = normalise.normalise(text)
         assert features.count_counter_cues(norm) == len(features._COUNTER.findall(norm))
+
+
+EXCLUSION_PIECES = ["grp", "should", "must", "deserve to", "ought to", "all", "just", "be",
+                    "get", "go", "banned", "deported", "locked up", "sent back", "exterminated",
+                    "die", "back", "no", "ban all", "deport", "kill the", "get rid of all",
+                    "exterminate the", "round up the", "don't", "do not", "belong", "go back to",
+                    "your", "their", "own", "country", "send them back", "send", "them", "are",
+                    "is", "an", "invasion", "threat", "grps", "xgrp", "'grp", "the", "a"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_exclusions_counted_near_needles_are_counted_over_the_whole_text(seed):
+    rng = random.Random(seed)
+    protected = sorted(features._PROTECTED)
+    for _ in range(3000):
+        pieces = [rng.choice(EXCLUSION_PIECES + protected[:20]) for _ in range(rng.randrange(0, 60))]
+        words = " ".join(pieces).split()
+        whole = " ".join(features._AS_GRP.get(w, w) for w in words)
+        assert features.count_exclusions(words) == len(features._EXCLUSION.findall(whole)), whole
 
 
 @pytest.mark.parametrize("seed", range(3))
