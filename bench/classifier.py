@@ -8,7 +8,8 @@ body is one long mail or the end of one and a few whole ones, never a mail repea
 repeated mail has a fifth of the distinct words, and scored twice as fast). With
 --synthetic (or if the shared data is absent), bodies of ordinary school-mail sentences.
 Timings are wall-clock on one thread; memory is the RSS growth from loading the model and
-the size of its arrays.
+the size of its arrays. The last row times plain Python on this machine, to compare runs
+made on different machines.
 
 The scorer remembers words between messages, as a running gateway does (the normaliser's
 token fixes, each word's character n-grams). Timing starts after scoring the SpamAssassin
@@ -51,6 +52,18 @@ def rss_kb() -> int:
 
 
 BATCHES = (16, 64)
+
+
+def reference_ms() -> float:
+    """The machine's speed at plain Python: best of five sums of range(1,000,000). The
+    bench's figures scale with it (on two machines of the same kind it differed 2x), so
+    compare runs on different machines through it."""
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        sum(range(1_000_000))
+        best = min(best, time.perf_counter() - t)
+    return best * 1000
 
 
 def cut(texts: list[str]) -> list[str]:
@@ -165,6 +178,7 @@ def main() -> int:
           f"{clf.card.get('size_bytes', 0) / 1e6:.1f} MB |")
     print(f"| weight arrays in memory | {arrays / 1e6:.1f} MB |")
     print(f"| RSS growth on load | {(after - before) / 1024:.1f} MB |")
+    print(f"| this machine: sum(range(1,000,000)) in Python | {reference_ms():8.3f} ms |")
     return 0
 
 

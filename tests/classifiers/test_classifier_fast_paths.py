@@ -178,3 +178,51 @@ def test_tokens_are_fixed_while_another_thread_empties_the_table(monkeypatch):
     monkeypatch.setattr(normalise, "_FIXED", {})
     monkeypatch.setattr(normalise, "_fix_token", fix_then_empty)
     assert normalise.normalise(text) == expected
+
+
+def _unmask_by_pattern(core: str) -> str | None:
+    """The straightforward unmasking: a pattern per masked word, tried on every word."""
+    masks = normalise._MASKCHARS
+    if not any(c in masks for c in core) or not any(c.isalpha() for c in core):
+        return None
+    pattern = re.compile("".join("." if c in masks else re.escape(c) for c in core))
+    for word in normalise.MASKABLE:
+        if len(word) == len(core) and pattern.fullmatch(word):
+            return word
+    if core[0].isalpha() and core[-1].isalpha():
+        for word in normalise.MASKABLE:
+            if word[0] == core[0] and word[-1] == core[-1] and abs(len(word) - len(core)) <= 1:
+                return word
+    if core[0].isalpha() and all(c in masks for c in core[1:]) and len(core) >= 3:
+        for word in normalise.MASKABLE:
+            if word[0] == core[0] and len(word) == len(core):
+                return word
+    return None
+
+
+def _masked_tokens(n: int, seed: int) -> list[str]:
+    """Lexicon words with letters masked, stars added or dropped, in punctuation."""
+    rng = random.Random(seed)
+    tokens = []
+    for _ in range(n):
+        word = list(rng.choice(normalise.MASKABLE))
+        for i in range(len(word)):
+            if rng.random() < 0.4:
+                word[i] = rng.choice("*#%_")
+        if rng.random() < 0.3:
+            word.insert(rng.randrange(1, len(word) + 1), "*")
+        if rng.random() < 0.3 and len(word) > 2:
+            del word[rng.randrange(1, len(word))]
+        tokens.append(rng.choice(["", "(", "\"", "'", "..."]) + "".join(word)
+                      + rng.choice(["", ",", ".", "!", "?!", ")", "*"]))
+    return tokens + ["".join(rng.choice("ab*#_!.,(é1@") for _ in range(rng.randrange(1, 9)))
+                     for _ in range(n)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_words_split_and_unmasked_by_tables_are_split_and_unmasked_by_patterns(seed):
+    for token in _masked_tokens(2000, seed):
+        lead, core, trail = normalise._split_word(token)
+        assert (lead, core, trail) == normalise._WORDCHARS.match(token).groups(), token
+        if core:
+            assert normalise._unmask(core) == _unmask_by_pattern(core), core
