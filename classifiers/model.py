@@ -52,6 +52,9 @@ def at_least(sev: np.ndarray) -> np.ndarray:
     return np.cumsum(sev[:, ::-1], axis=1)[:, ::-1]
 
 
+CACHED_WORD_LONGEST = 40     # as CACHE_LONGEST_WORD in _ngrams.c
+
+
 class FastTfidf:
     """The same numbers as a fitted TfidfVectorizer's `transform`, several times faster on
     mail: each distinct word's character n-grams are looked up once and cached (mail
@@ -110,9 +113,13 @@ class FastTfidf:
             for word in missing:
                 cache[word] = self._word_grams(word)
             try:
-                return np.concatenate(list(map(cache.__getitem__, words)))
+                ids = np.concatenate(list(map(cache.__getitem__, words)))
             except KeyError:    # another thread (the content check's) cleared the cache
-                return np.concatenate([self._word_grams(word) for word in words])
+                ids = np.concatenate([self._word_grams(word) for word in words])
+            for word in missing:    # as the compiled table, keep no word a hostile mail
+                if len(word) > CACHED_WORD_LONGEST:    # can make 200,000 characters long
+                    cache.pop(word, None)
+            return ids
         tokens = self.token_re.findall(doc)
         grams = chain.from_iterable(
             tokens if n == 1 else map(" ".join, zip(*(tokens[i:] for i in range(n)), strict=False))

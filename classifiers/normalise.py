@@ -195,9 +195,18 @@ _MASKABLE_BY_ENDS = _in_order(((w[0], w[-1]), w) for w in MASKABLE)
 _MASKABLE_BY_FIRST_LEN = _in_order(((w[0], len(w)), w) for w in MASKABLE)
 
 
-@lru_cache(maxsize=4096)
+# no masked core longer than this can stand for a lexicon word (each way below allows
+# one character more at most); a longer one is not looked at, nor cached
+_UNMASK_LONGEST = max(map(len, MASKABLE)) + 1
+
+
 def _unmask(core: str) -> str | None:
     """`f*ck` -> `fuck`: a word from the lexicon of the same length whose letters agree."""
+    return _unmask_short(core) if len(core) <= _UNMASK_LONGEST else None
+
+
+@lru_cache(maxsize=4096)
+def _unmask_short(core: str) -> str | None:
     if _MASKCHARS.isdisjoint(core) or not any(map(str.isalpha, core)):
         return None
     for word in _MASKABLE_BY_LEN.get(len(core), ()):
@@ -308,25 +317,26 @@ def _join_spaced(match: re.Match) -> str:
 
 # token -> fixed token. A plain dict read through `map(dict.get)` costs a third of an
 # lru_cache hit, and a mail's ~800 tokens are mostly ones seen before; when full it is
-# emptied, and a token another thread's clearing loses is simply fixed again.
+# emptied, and a token another thread's clearing loses is simply fixed again. Only tokens
+# of up to _FIXED_LONGEST characters are kept: a part may hold a token of 200,000, and
+# 65,536 of those would be gigabytes.
 _FIXED: dict[str, str] = {}
 _FIXED_MAX = 65536
+_FIXED_LONGEST = 64
 
 
 def _fix_tokens(tokens: list[str]) -> list[str]:
     fixed = list(map(_FIXED.get, tokens))
-    if None in fixed:
-        new = set(tokens).difference(_FIXED)    # a new word is often repeated: fix it once
-        if len(_FIXED) + len(new) > _FIXED_MAX:
-            _FIXED.clear()
-            new = set(tokens)
-        for token in new:
-            _FIXED[token] = _fix_token(token)
-        fixed = list(map(_FIXED.get, tokens))
-        if None in fixed:           # another thread emptied the table meanwhile
-            fixed = [_fix_token(token) if done is None else done
-                     for token, done in zip(tokens, fixed, strict=True)]
-    return fixed
+    if None not in fixed:
+        return fixed
+    # a new word is often repeated in a mail: fix it once
+    new = {token: _fix_token(token) for token in set(tokens).difference(_FIXED)}
+    if len(_FIXED) + len(new) > _FIXED_MAX:
+        _FIXED.clear()
+    _FIXED.update(item for item in new.items() if len(item[0]) <= _FIXED_LONGEST)
+    # a token neither known at first nor new was added by another thread meanwhile
+    return [done if done is not None else new[token] if token in new else _fix_token(token)
+            for token, done in zip(tokens, fixed, strict=True)]
 
 
 def normalise(text: str) -> str:

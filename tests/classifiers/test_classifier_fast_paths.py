@@ -180,6 +180,18 @@ def test_tokens_are_fixed_while_another_thread_empties_the_table(monkeypatch):
     assert normalise.normalise(text) == expected
 
 
+def test_long_tokens_are_fixed_but_not_remembered(monkeypatch):
+    """A part may hold one token of 200,000 characters: the table of fixed tokens keeps
+    only short ones, and a long one is fixed as a short one is."""
+    monkeypatch.setattr(normalise, "_FIXED", {})
+    long_token = "sh1t" * 5_000 + "!"
+    text = f"sh1t {long_token} f*ck {long_token}"
+    assert normalise.normalise(text) == f"shit {normalise._fix_token(long_token)} fuck " \
+                                        f"{normalise._fix_token(long_token)}"
+    assert set(normalise._FIXED) == {"sh1t", "f*ck"}
+    assert normalise.normalise(text) == normalise.normalise(text)     # and again, from the table
+
+
 def _unmask_by_pattern(core: str) -> str | None:
     """The straightforward unmasking: a pattern per masked word, tried on every word."""
     masks = normalise._MASKCHARS
@@ -215,8 +227,11 @@ def _masked_tokens(n: int, seed: int) -> list[str]:
             del word[rng.randrange(1, len(word))]
         tokens.append(rng.choice(["", "(", "\"", "'", "..."]) + "".join(word)
                       + rng.choice(["", ",", ".", "!", "?!", ")", "*"]))
-    return tokens + ["".join(rng.choice("ab*#_!.,(é1@") for _ in range(rng.randrange(1, 9)))
-                     for _ in range(n)]
+    longest = max(map(len, normalise.MASKABLE))
+    near_the_limit = [f"{w[0]}{'*' * k}{w[-1]}" for w in normalise.MASKABLE
+                      for k in range(longest - 3, longest + 1)]
+    return tokens + near_the_limit + [
+        "".join(rng.choice("ab*#_!.,(é1@") for _ in range(rng.randrange(1, 9))) for _ in range(n)]
 
 
 @pytest.mark.parametrize("seed", range(3))

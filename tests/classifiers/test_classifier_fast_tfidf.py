@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from classifiers.features import char_view, prepare
-from classifiers.model import FastTfidf
+from classifiers.model import CACHED_WORD_LONGEST, FastTfidf
 
 TEXTS = ["You are a pathetic f*cking loser", "Parents' evening is on Tuesday at 4pm.",
          "", "   ", "Ünïcödé and ｆｕｌｌ width", "word " * 300, "Muslims and Jews in RE class",
-         "a b c d e f g", "don't won't can't 1,000 3.14 e-mail x@y.z"]
+         "a b c d e f g", "don't won't can't 1,000 3.14 e-mail x@y.z",
+         "a token longer than the cache keeps " + "abcdefghij" * 30]
 
 
 def test_fast_tfidf_matches_sklearn(classifier):
@@ -25,6 +26,7 @@ def test_fast_tfidf_matches_sklearn(classifier):
         for _ in range(2):          # second pass reads the per-word cache
             got = fast.transform(docs).toarray()
             np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=name)
+        assert max(map(len, fast.cache), default=0) <= CACHED_WORD_LONGEST
 
 
 def test_scoring_by_gather_matches_the_sparse_product(classifier):
