@@ -83,18 +83,20 @@ class Classifier:
         if not texts:
             return []
         sev, kinds, norms = self.bundle.score(list(texts))
-        cum = at_least(sev)
+        # as lists of Python floats: reading numpy scalars one by one costs more than
+        # scoring a short text
+        rows = zip(sev.tolist(), at_least(sev).tolist(), kinds.tolist(), strict=True)
         out = []
-        for i in range(len(texts)):
-            cum_i = {s: float(cum[i, j]) for j, s in enumerate(SEVERITIES)}
-            severity = self.decide(cum_i)
-            prob = float(sev[i, 0]) if severity == "clean" else cum_i[severity]
+        for text, (sev_i, cum_i, kinds_i) in zip(texts, rows, strict=True):
+            at_least_i = dict(zip(SEVERITIES, cum_i, strict=True))
+            severity = self.decide(at_least_i)
             out.append(Result(
-                severity=severity, probability=prob,
-                severities={s: float(sev[i, j]) for j, s in enumerate(SEVERITIES)},
-                at_least=cum_i,
-                kinds={k: float(kinds[i, j]) for j, k in enumerate(self.bundle.kinds)},
-                evidence=self.explain(texts[i], severity) if explain and severity != "clean"
+                severity=severity,
+                probability=sev_i[0] if severity == "clean" else at_least_i[severity],
+                severities=dict(zip(SEVERITIES, sev_i, strict=True)),
+                at_least=at_least_i,
+                kinds=dict(zip(self.bundle.kinds, kinds_i, strict=True)),
+                evidence=self.explain(text, severity) if explain and severity != "clean"
                 else []))
         return out
 

@@ -314,9 +314,16 @@ class Bundle:
                        ) -> tuple[np.ndarray, np.ndarray]:
         sev = softmax(self.severity_logits(masked, lex) / self.temperature)
         pk = sigmoid(self.kind_logits(norms, lex))
-        cum = at_least(sev)
-        gate = np.stack([cum[:, rank(KIND_BY_CODE[k].severity)] for k in self.kinds], 1)
-        return sev, pk * gate
+        return sev, pk * at_least(sev)[:, self._kind_severity_columns()]
+
+    def _kind_severity_columns(self) -> np.ndarray:
+        """For each kind, the column of its severity in `at_least` (computed once: a
+        column per kind stacked costs a tenth of a millisecond a call)."""
+        key, columns = self.__dict__.get("_kind_columns_cache", (None, None))
+        if key is not self.kinds:
+            columns = np.array([rank(KIND_BY_CODE[k].severity) for k in self.kinds], np.intp)
+            self.__dict__["_kind_columns_cache"] = (self.kinds, columns)
+        return columns
 
     def _sentences_of_concern(self, texts: list[str], masked: list[str], lex: np.ndarray
                               ) -> tuple[list[int], list[str]]:
