@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -37,6 +38,12 @@ class TrainConfig:
     stack: bool = True
     drop_group_ngrams: bool = True
     stack_c: float = 1.0
+    # NB-LR (Wang & Manning 2012): the severity model's n-gram features scaled by their
+    # log-count ratio, offensive vs clean, smoothed by nb_alpha. An n-gram met about as often
+    # in clean as in offensive text then weighs little whatever its source: leave-one-source-
+    # out at the clean-mail bar 0.628 -> 0.654, clean mail never trained on held 0.40 -> 0.10 %
+    nb_scale: bool = True
+    nb_alpha: float = 5.0
 
 
 @dataclass
@@ -116,9 +123,16 @@ def _fit(examples: Sequence[Example], config: TrainConfig, calib: Sequence[Examp
     xs = bundle.severity_features(p.masked, p.lex)
     y = np.array([SEVERITIES.index(e.severity) for e in examples])
     w = sample_weights(examples, config.class_balance_power, config.class_boost_cap)
+    n_ngram = xs.shape[1] - p.lex.shape[1]
+    ratio = None
+    if config.nb_scale:
+        ratio = nb_ratio(xs[:, :n_ngram], y > 0, w, config.nb_alpha)
+        xs = sp.hstack([xs[:, :n_ngram] @ sp.diags(ratio), xs[:, n_ngram:]], format="csr")
     t1 = time.perf_counter()
     sev = LogisticRegression(C=config.severity_c, max_iter=config.max_iter)
     sev.fit(xs, y, sample_weight=w)
+    if ratio is not None:      # the weights of the unscaled features: x.(r*w) = (x*r).w
+        sev.coef_[:, :n_ngram] *= ratio
     log(f"  severity model: {xs.shape[1]} features, fitted in {time.perf_counter() - t1:.0f}s")
     coef = np.zeros((4, xs.shape[1]), np.float32)
     intercept = np.zeros(4)
@@ -153,6 +167,15 @@ def _fit(examples: Sequence[Example], config: TrainConfig, calib: Sequence[Examp
         bundle.temperature = fit_temperature(bundle, calib)
         log(f"  temperature {bundle.temperature:.2f} (fitted on {len(calib)} calibration texts)")
     return bundle
+
+
+def nb_ratio(x, positive: np.ndarray, weights: np.ndarray, alpha: float) -> np.ndarray:
+    """Each feature's log-count ratio between positive and negative rows (Wang & Manning
+    2012), on presence, weighted as the rows are."""
+    present = (x > 0).astype(np.float64).tocsr()
+    p = alpha + present.T @ (weights * positive)
+    q = alpha + present.T @ (weights * ~positive)
+    return np.asarray(np.log(p / p.sum()) - np.log(q / q.sum()), np.float64)
 
 
 def _full(model: LogisticRegression, n_features: int) -> tuple[np.ndarray, np.ndarray]:
