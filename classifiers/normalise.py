@@ -218,8 +218,9 @@ def _unmask_short(core: str) -> str | None:
             if abs(len(word) - len(core)) <= 1:
                 return word
     if core[0].isalpha() and len(core) >= 3 and _MASKCHARS.issuperset(core[1:]):
-        for word in _MASKABLE_BY_FIRST_LEN.get((core[0], len(core)), ()):    # f*** -> fuck
-            return word
+        words = _MASKABLE_BY_FIRST_LEN.get((core[0], len(core)))        # f*** -> fuck
+        if words:
+            return words[0]
     return None
 
 
