@@ -23,11 +23,14 @@ CHAINS = ["forward this to ten people or you will have bad luck for seven years"
 
 
 def clean(i: int, names=NAMES) -> str:
+    # ordinary mail says "you" as often as abuse does: without it here, "you" alone would
+    # mark a text serious, as it never would on the real data
     n, d, p, t = (names[i % 8], DAYS[i % 5], PLACES[i % 6], THINGS[(i // 3) % 5])
     return [f"Hi {n}, please remember your {t} on {d}.",
             f"The trip to the {p} leaves at nine on {d}; {n} has the list.",
             f"Dear parents, the {p} visit is on {d}. Bring a {t}.",
-            f"Thanks {n}, the minutes from {d}'s meeting are attached."][i % 4]
+            f"Thanks {n}, the minutes from {d}'s meeting are attached.",
+            f"Thank you {n}, see you at the {p} on {d}; so do you have your {t}?"][i % 5]
 
 
 def serious(i: int, names=NAMES) -> str:
