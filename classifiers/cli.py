@@ -53,20 +53,24 @@ def _err(msg: str) -> None:
 
 
 def cmd_train(args) -> int:
+    import time
+
+    from classifiers.datasets import load_all
     from classifiers.modelcard import write_markdown
     from classifiers.train import train_and_save
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    card = train_and_save(args.out, log=log)
+    t0 = time.perf_counter()
+    examples, dropped = load_all()
+    log(f"loaded {len(examples)} examples after dedup ({sum(dropped.values())} duplicates "
+        f"dropped) in {time.perf_counter() - t0:.0f}s")
+    card = train_and_save(args.out, examples, dropped, log=log)
     if not args.no_card_md:
         from classifiers.modelfile import load
 
-        from classifiers.datasets import load_all
-
         bundle, _ = load(args.out)
-        examples, _ = load_all()
         hosts = [e.text for e in examples if e.split == "dev" and e.source == "spamassassin_ham"]
         FUNCTIONAL_FILE.write_text(
             json.dumps(functional_results(bundle, hosts), indent=1) + "\n")

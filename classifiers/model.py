@@ -228,8 +228,9 @@ class Bundle:
     def _weights(self) -> dict[str, np.ndarray]:
         """The coefficient matrices split per feature block and transposed to
         (n_features, k), C-contiguous: a document's logits are then a gather of the rows
-        its features use. Rebuilt if the coefficients are replaced (training does)."""
-        key = (id(self.sev_coef), id(self.kind_coef))
+        its features use; the lexicon blocks carry `lex_scale`. Rebuilt if the
+        coefficients or the scale are replaced (training does)."""
+        key = (id(self.sev_coef), id(self.kind_coef), self.lex_scale)
         cached = self.__dict__.get("_weights_cache")
         if cached is None or cached[0] != key:
             n_word, n_char = len(self.word.idf_), len(self.char.idf_)
@@ -239,7 +240,11 @@ class Bundle:
                 "word": sev[:, :n_word], "char": sev[:, n_word:n_word + n_char],
                 "sev_lex": sev[:, n_word + n_char:], "kind_word": kind[:, :n_kind_word],
                 "kind_lex": kind[:, n_kind_word:]}
-            cached = (key, {k: np.ascontiguousarray(v.T) for k, v in blocks.items()})
+            weights = {k: np.ascontiguousarray(v.T) for k, v in blocks.items()}
+            # the lexicon counts' scale, folded in (float64: as scaling the counts would be)
+            for k in ("sev_lex", "kind_lex"):
+                weights[k] = weights[k].astype(np.float64) * self.lex_scale
+            cached = (key, weights)
             self.__dict__["_weights_cache"] = cached
         return cached[1]
 
@@ -249,12 +254,15 @@ class Bundle:
             return fast.dot(docs, weights)
         return np.asarray(fast.transform(docs) @ weights)
 
-    def base_logits(self, masked: list[str], lex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def base_logits(self, masked: list[str], lex: np.ndarray, scale: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """`scale`: the texts' `evidence_scale`, where the caller already has it."""
         w = self._weights()
+        if scale is None:
+            scale = evidence_scale(masked, self.ngram_words)
         ngrams = (self._block_dot("word", masked, w["word"])
                   + self._block_dot("char", [char_view(m) for m in masked], w["char"]))
-        z1 = (ngrams * evidence_scale(masked, self.ngram_words)[:, None]
-              + (lex * self.lex_scale) @ w["sev_lex"] + self.sev_intercept)
+        z1 = ngrams * scale[:, None] + lex @ w["sev_lex"] + self.sev_intercept
         if self.lex_coef is None:
             return z1, np.zeros_like(z1)
         z2 = lex @ self.lex_coef.T + self.lex_intercept
@@ -263,13 +271,16 @@ class Bundle:
     def kind_logits(self, norms: list[str], lex: np.ndarray) -> np.ndarray:
         w = self._weights()
         return (self._block_dot("kind_word", norms, w["kind_word"])
-                + (lex * self.lex_scale) @ w["kind_lex"] + self.kind_intercept)
+                + lex @ w["kind_lex"] + self.kind_intercept)
 
-    def severity_logits(self, masked: list[str], lex: np.ndarray) -> np.ndarray:
-        z1, z2 = self.base_logits(masked, lex)
+    def severity_logits(self, masked: list[str], lex: np.ndarray,
+                        scale: np.ndarray | None = None) -> np.ndarray:
+        z1, z2 = self.base_logits(masked, lex, scale)
         if self.stack_coef is None:
             return z1
-        return np.hstack([z1, z2]) @ self.stack_coef.T + self.stack_intercept
+        k = z1.shape[1]     # the stacker's inputs are [z1 | z2]: weighed apart, not stacked
+        return (z1 @ self.stack_coef[:, :k].T + z2 @ self.stack_coef[:, k:].T
+                + self.stack_intercept)
 
     def score(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """(severity probabilities (n, 4), kind probabilities (n, k), normalised texts).
@@ -279,15 +290,17 @@ class Bundle:
         `_sentences_of_concern`).
         """
         norms, masked, lex = featurise(texts)
-        sev, kinds = self._probabilities(norms, masked, lex)
-        self._take_worst_sentence(texts, masked, lex, sev, kinds)
+        scale = evidence_scale(masked, self.ngram_words)
+        sev, kinds = self._probabilities(norms, masked, lex, scale)
+        self._take_worst_sentence(texts, scale, lex, sev, kinds)
         return sev, kinds, norms
 
-    def _take_worst_sentence(self, texts: list[str], masked: list[str], lex: np.ndarray,
+    def _take_worst_sentence(self, texts: list[str], scale: np.ndarray, lex: np.ndarray,
                              sev: np.ndarray, kinds: np.ndarray) -> None:
         """Give a long text the scores of its most offensive sentence where that sentence
-        reaches SENTENCE_THRESHOLD and scores higher than the text (in place)."""
-        owners, sentences = self._sentences_of_concern(texts, masked, lex)
+        reaches SENTENCE_THRESHOLD and scores higher than the text (in place). `scale` is
+        the texts' `evidence_scale`: below 1 marks a long text."""
+        owners, sentences = self._sentences_of_concern(texts, scale, lex)
         if not sentences:
             return
         # only a sentence with a structure of its own can count: score just those, and
@@ -310,9 +323,9 @@ class Bundle:
             if serious[k] > best[i]:
                 sev[i], kinds[i], best[i] = s_sev[k], s_kinds[k], serious[k]
 
-    def _probabilities(self, norms: list[str], masked: list[str], lex: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray]:
-        sev = softmax(self.severity_logits(masked, lex) / self.temperature)
+    def _probabilities(self, norms: list[str], masked: list[str], lex: np.ndarray,
+                       scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        sev = softmax(self.severity_logits(masked, lex, scale) / self.temperature)
         pk = sigmoid(self.kind_logits(norms, lex))
         return sev, pk * at_least(sev)[:, self._kind_severity_columns()]
 
@@ -325,7 +338,7 @@ class Bundle:
             self.__dict__["_kind_columns_cache"] = (self.kinds, columns)
         return columns
 
-    def _sentences_of_concern(self, texts: list[str], masked: list[str], lex: np.ndarray
+    def _sentences_of_concern(self, texts: list[str], scale: np.ndarray, lex: np.ndarray
                               ) -> tuple[list[int], list[str]]:
         """The sentences of long texts to score on their own, each with its text's index.
         Scored whole, one abusive sentence among many clean ones is diluted to nothing;
@@ -335,7 +348,9 @@ class Bundle:
         requirement, clean mail was held four to five times as often."""
         owners: list[int] = []
         sentences: list[str] = []
-        long = evidence_scale(masked, self.ngram_words) < 1
+        long = scale < 1
+        if not long.any():       # most mail: nothing to split
+            return owners, sentences
         for i in np.flatnonzero(long & lex[:, SENTENCE_GATE].any(axis=1)):
             # a line said twice (a signature, a quoted line) scores the same twice
             for sentence in dict.fromkeys(_SENTENCE_BREAK.split(texts[i])):

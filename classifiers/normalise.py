@@ -210,7 +210,7 @@ def _unmask_short(core: str) -> str | None:
     if _MASKCHARS.isdisjoint(core) or not any(map(str.isalpha, core)):
         return None
     for word in _MASKABLE_BY_LEN.get(len(core), ()):
-        if all(c == w or c in _MASKCHARS for c, w in zip(core, word)):
+        if all(c == w or c in _MASKCHARS for c, w in zip(core, word, strict=True)):
             return word
     # f**k with a different count of stars: same first and last letter, in the lexicon
     if core[0].isalpha() and core[-1].isalpha():

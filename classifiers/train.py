@@ -225,19 +225,18 @@ def library_versions() -> dict[str, str]:
             "skops": skops.__version__}
 
 
-def train_and_save(out, config: TrainConfig = TrainConfig(), log=print) -> dict:
-    """`aupgate model train`: load, dedupe, split, fit, calibrate, evaluate on dev, save."""
+def train_and_save(out, examples: list[Example], dropped: dict[str, int],
+                   config: TrainConfig = TrainConfig(), log=print) -> dict:
+    """`aupgate model train`: fit on `examples` (`load_all`'s deduplicated, split data;
+    `dropped` its duplicate counts, for the card), calibrate, evaluate on dev, save."""
     import datetime as dt
     from dataclasses import asdict
 
     from classifiers import modelfile
-    from classifiers.datasets import MAPPING, REAL_SOURCES, load_all
+    from classifiers.datasets import MAPPING, REAL_SOURCES
     from classifiers.evaluate import HOLD_THRESHOLDS, hold_rates, report
 
     t0 = time.perf_counter()
-    examples, dropped = load_all()
-    log(f"loaded {len(examples)} examples after dedup ({sum(dropped.values())} duplicates "
-        f"dropped) in {time.perf_counter() - t0:.0f}s")
     train = [e for e in examples if e.split == "train"]
     calib = [e for e in examples if e.split == "calib"]
     dev = [e for e in examples if e.split == "dev"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from classifiers.features import char_view, prepare
 from classifiers.model import CACHED_WORD_LONGEST, FastTfidf
@@ -29,12 +30,16 @@ def test_fast_tfidf_matches_sklearn(classifier):
         assert max(map(len, fast.cache), default=0) <= CACHED_WORD_LONGEST
 
 
-def test_scoring_by_gather_matches_the_sparse_product(classifier):
+@pytest.mark.parametrize("lex_scale", [None, 3.0])
+def test_scoring_by_gather_matches_the_sparse_product(classifier, monkeypatch, lex_scale):
     """Scoring reads the weight rows a text uses instead of building sparse matrices;
-    the logits must be those of the feature matrix the model was trained on."""
+    the logits must be those of the feature matrix the model was trained on. The shipped
+    model's lexicon scale is 1, so a scale of 3 checks that scoring applies it."""
     from classifiers.features import lexicon_counts
 
     bundle = classifier.bundle
+    if lex_scale is not None:
+        monkeypatch.setattr(bundle, "lex_scale", lex_scale)
     prepared = [prepare(t) for t in TEXTS]
     norms, masked = [n for n, _ in prepared], [m for _, m in prepared]
     lex = np.vstack([lexicon_counts(n, t) for n, t in zip(norms, TEXTS, strict=True)])

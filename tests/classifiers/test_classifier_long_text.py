@@ -33,7 +33,8 @@ def test_only_the_ngram_logits_of_a_long_text_are_scaled(classifier, monkeypatch
     words = bundle.ngram_words
     monkeypatch.setattr(bundle, "ngram_words", None)
     full = bundle.base_logits(masked, lex)[0]
-    fixed = (lex * bundle.lex_scale) @ bundle._weights()["sev_lex"] + bundle.sev_intercept
+    lex_coef = bundle.sev_coef[:, -lex.shape[1]:]
+    fixed = (lex * bundle.lex_scale) @ lex_coef.T + bundle.sev_intercept
     s = evidence_scale(masked, words)[0]
     assert s < 1
     np.testing.assert_allclose(scaled - fixed, (full - fixed) * s, atol=1e-6)
