@@ -21,6 +21,7 @@ from gateway.reports.intake import ReportIntake, ReportWorker
 from gateway.reports.settings import reports_settings
 from gateway.server import ConnectionLimits, GatewaySMTP, Handler, tls_context
 from gateway.tracing import TraceWriter
+from quarantine.jobs import PeriodicJob
 from quarantine.store import Store, open_store
 from quarantine.store.directory import record_lapses
 
@@ -41,7 +42,7 @@ class Gateway:
     reports: ReportIntake
     report_uploads: ReportWorker
     server: asyncio.base_events.Server | None = None
-    _housekeeping: asyncio.Task | None = None
+    _housekeeping: PeriodicJob | None = None
 
     @classmethod
     async def create(cls, config: GatewayConfig, *, store: Store | None = None) -> Gateway:
@@ -87,7 +88,8 @@ class Gateway:
         self.traces.start()
         self.releases.start()
         if housekeeping:   # one node's (or worker's) jobs, not every worker's
-            self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
+            self._housekeeping = PeriodicJob("housekeeping", self._housekeep, 60)
+            self._housekeeping.start()
             self.report_uploads.start()
         c = self.config.server
         loop = asyncio.get_running_loop()
@@ -106,24 +108,18 @@ class Gateway:
     async def _housekeep(self) -> None:
         from quarantine.store.held import purge_expired, purge_kept
 
-        while True:
-            try:
-                async with self.store.transaction() as session:
-                    await record_lapses(session)
-                    await purge_expired(session, self.config.store.retention_days)
-                    await purge_kept(session, self.config.store.keep_delivered_days)
-                await self.directory.refresh()
-            except Exception:  # noqa: BLE001
-                log.exception("housekeeping failed")
-            await asyncio.sleep(60)
+        async with self.store.transaction() as session:
+            await record_lapses(session)
+            await purge_expired(session, self.config.store.retention_days)
+            await purge_kept(session, self.config.store.keep_delivered_days)
+        await self.directory.refresh()
 
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
-        for task in (self._housekeeping,):
-            if task:
-                task.cancel()
+        if self._housekeeping:
+            await self._housekeeping.stop()
         await self.releases.close()
         await self.report_uploads.close()
         await self.reports.close()

@@ -9,11 +9,11 @@ same release twice, never zero times; a claim keeps two gateways from racing for
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from gateway.delivery import Delivery, DeliveryError
 from gateway.headers import edit_headers
+from quarantine.jobs import PeriodicJob
 from quarantine.store import Store
 from quarantine.store.held import claim_release, due_releases, release_done, release_failed
 from quarantine.store.models import HeldMessage, Release
@@ -25,23 +25,14 @@ class ReleaseWorker:
     def __init__(self, store: Store, delivery: Delivery, interval: float = 2.0) -> None:
         self.store = store
         self.delivery = delivery
-        self.interval = interval
-        self._task: asyncio.Task | None = None
+        # a failed pass is logged and the next tries again; the rows say what failed
+        self._job = PeriodicJob("release-worker", self.run_once, interval)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="release-worker")
+        self._job.start()
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # noqa: BLE001 - keep the job alive; the rows say what failed
-                log.exception("release job failed")
-            await asyncio.sleep(self.interval)
+        await self._job.stop()
 
     async def run_once(self) -> int:
         delivered = 0

@@ -8,12 +8,14 @@ traced after; held mail is traced in the same transaction as the hold.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert
 
+from quarantine.jobs import STOP_GRACE, stop_task
 from quarantine.store import Store
 from quarantine.store.held import new_id
 from quarantine.store.models import KeptMessage, Trace
@@ -27,6 +29,7 @@ class TraceWriter:
         self.batch = batch
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10_000)
         self._task: asyncio.Task | None = None
+        self._closing = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="trace-writer")
@@ -41,11 +44,14 @@ class TraceWriter:
             log.warning("trace queue full; dropped the trace of %s", fields.get("message_id"))
 
     async def _run(self) -> None:
-        while True:
+        # until closing, and then until what was queued before is written
+        while not (self._closing and self.queue.empty()):
             items = [await self.queue.get()]
             while len(items) < self.batch and not self.queue.empty():
                 items.append(self.queue.get_nowait())
-            await self._write(items)
+            items = [fields for fields in items if fields is not _WAKE]
+            if items:
+                await self._write(items)
 
     async def _write(self, items: list[dict[str, Any]]) -> None:
         now = datetime.now(UTC)
@@ -67,14 +73,23 @@ class TraceWriter:
         except Exception:  # noqa: BLE001 - history is best effort; mail is not affected
             log.exception("could not write %d trace(s)", len(items))
 
-    async def flush(self) -> None:
-        items = []
-        while not self.queue.empty():
-            items.append(self.queue.get_nowait())
+    async def close(self) -> None:
+        """Write what is queued and stop: the writer is told to stop, not cancelled, so
+        that no write is cut off in the middle (see quarantine.jobs)."""
+        self._closing = True
+        with contextlib.suppress(asyncio.QueueFull):     # a full queue wakes it anyway
+            self.queue.put_nowait(_WAKE)
+        await stop_task(self._task, STOP_GRACE)
+        # never started, or cut short after the grace
+        items = [fields for fields in _drain(self.queue) if fields is not _WAKE]
         if items:
             await self._write(items)
 
-    async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-        await self.flush()
+
+# Put on the queue by `close`, so that a writer waiting for a trace sees that it is closing.
+_WAKE: dict[str, Any] = {}
+
+
+def _drain(queue: asyncio.Queue):
+    while not queue.empty():
+        yield queue.get_nowait()

@@ -113,8 +113,14 @@ def gateway_factory(tmp_path, store_url, sink, dns_server):
         return process
 
     yield start
+    hung = []
     for process in started:
-        process.stop()
+        try:
+            process.stop()
+        except AssertionError as e:     # stop the others first
+            hung.append(e)
+    if hung:
+        raise hung[0]
 
 
 @pytest.fixture

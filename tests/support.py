@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -120,14 +121,17 @@ def kill_process(process: subprocess.Popen | None) -> None:
         process.wait(10)
 
 
-def stop_process(process: subprocess.Popen | None, grace: float = 10.0) -> None:
-    """SIGTERM, and SIGKILL if the process has not gone after `grace` seconds."""
+def stop_process(process: subprocess.Popen | None, grace: float = 10.0) -> bool:
+    """SIGTERM, and SIGKILL if the process has not gone after `grace` seconds. False if it
+    had to be killed."""
     if process and process.poll() is None:
         process.terminate()
         try:
             process.wait(grace)
         except subprocess.TimeoutExpired:
             kill_process(process)
+            return False
+    return True
 
 
 class ManagedProcess:
@@ -144,16 +148,22 @@ class ManagedProcess:
         try:
             wait_for_port(self.port, self.process)
         except Exception:
-            self.stop()
+            with contextlib.suppress(AssertionError):     # the start failing is the news
+                self.stop()
             raise RuntimeError(f"{self.cmd} did not start:\n{self.log()}") from None
 
     def kill(self) -> None:
         kill_process(self.process)
 
     def stop(self) -> None:
-        stop_process(self.process)
+        """Stop it as an operator does (SIGTERM). Every stop in the suite checks that it
+        ends by itself: a gateway that hangs on SIGTERM fails the test that started it."""
+        stopped = stop_process(self.process)
         if getattr(self, "_log", None):
             self._log.close()
+        if not stopped:
+            raise AssertionError(f"{self.cmd} was still running 10 s after SIGTERM and was "
+                                 f"killed; its log ends:\n{self.log()[-3000:]}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -42,6 +42,7 @@ from gateway.reports.extract import (
 from gateway.reports.link import Link, find_original
 from gateway.reports.settings import ReportsSettings
 from gateway.tracing import TraceWriter
+from quarantine.jobs import PeriodicJob
 from quarantine.store import Store
 from quarantine.store.held import new_id
 from quarantine.store.models import Report
@@ -344,19 +345,10 @@ class ReportWorker:
 
     def __init__(self, intake: ReportIntake, interval: float = 2.0) -> None:
         self.intake = intake
-        self.interval = interval
-        self._task: asyncio.Task | None = None
+        self._job = PeriodicJob("report-uploads", self.run_once, interval)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="report-uploads")
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # noqa: BLE001
-                log.exception("report uploads: a pass failed")
-            await asyncio.sleep(self.interval)
+        self._job.start()
 
     async def run_once(self) -> int:
         async with self.intake.store.session() as session:
@@ -378,5 +370,4 @@ class ReportWorker:
         return len(rows)
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
+        await self._job.stop()

@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from quarantine.jobs import PeriodicJob
 from quarantine.store import Store
 from quarantine.web.app import create_app
 from quarantine.web.settings import Site, host_port, load_settings
@@ -28,7 +29,7 @@ class _Server(uvicorn.Server):
 
 
 class WebServer:
-    def __init__(self, server: _Server, task: asyncio.Task, housekeeping: asyncio.Task | None,
+    def __init__(self, server: _Server, task: asyncio.Task, housekeeping: PeriodicJob | None,
                  url: str) -> None:
         self.server, self.task, self.housekeeping, self.url = server, task, housekeeping, url
 
@@ -38,7 +39,7 @@ class WebServer:
 
     async def stop(self) -> None:
         if self.housekeeping:
-            self.housekeeping.cancel()
+            await self.housekeeping.stop()
         self.server.should_exit = True
         try:
             await asyncio.wait_for(self.task, 10)
@@ -84,8 +85,10 @@ async def start_web(web: dict[str, Any] | None, store: Store, *, retention_days:
     scheme = "https" if settings.tls else "http"
     url = f"{scheme}://{host}:{server.servers[0].sockets[0].getsockname()[1]}"
     log.info("review app on %s", url)
-    job = asyncio.create_task(_housekeep(store, retention_days), name="web-housekeeping") \
-        if housekeeping else None
+    job = None
+    if housekeeping:
+        job = PeriodicJob("web-housekeeping", lambda: _purge(store, retention_days), 300)
+        job.start()
     return WebServer(server, task, job, url)
 
 
@@ -103,13 +106,8 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _housekeep(store: Store, retention_days: int, interval: float = 300) -> None:
+async def _purge(store: Store, retention_days: int) -> None:
     from quarantine.store.held import purge_expired
 
-    while True:
-        try:
-            async with store.transaction() as session:
-                await purge_expired(session, retention_days)
-        except Exception:  # noqa: BLE001
-            log.exception("retention purge failed")
-        await asyncio.sleep(interval)
+    async with store.transaction() as session:
+        await purge_expired(session, retention_days)
