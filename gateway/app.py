@@ -21,7 +21,7 @@ from gateway.reports.intake import ReportIntake, ReportWorker
 from gateway.reports.settings import reports_settings
 from gateway.server import ConnectionLimits, GatewaySMTP, Handler, tls_context
 from gateway.tracing import TraceWriter
-from quarantine.jobs import PeriodicJob
+from quarantine.jobs import STOP_GRACE, PeriodicJob
 from quarantine.store import Store, open_store
 from quarantine.store.directory import record_lapses
 
@@ -118,6 +118,8 @@ class Gateway:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+        # a message being checked or delivered gets its answer before anything closes
+        await self.handler.drain(STOP_GRACE)
         if self._housekeeping:
             await self._housekeeping.stop()
         await self.releases.close()

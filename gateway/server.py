@@ -9,6 +9,7 @@ LF in DATA, the SMTP smuggling vector, is refused or normalised.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import re
@@ -124,6 +125,16 @@ class Handler:
         self.traces = traces
         self.reports = reports        # the staff report address, when configured
         self.in_flight = asyncio.Semaphore(config.max_messages_in_flight)
+        self._checking = 0                  # messages between DATA and their reply
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def drain(self, grace: float) -> None:
+        """Wait, up to `grace` seconds, until no message is being checked or delivered:
+        the gateway is stopping, and a message cut off now would be checked and
+        delivered again when its sender retries."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace)
 
     def direction_of(self, ip: str) -> Direction:
         try:
@@ -197,15 +208,21 @@ class Handler:
             sender=directory.party(envelope.mail_from or ""),
             recipients=[directory.party(r) for r in envelope.rcpt_tos],
             client_ip=ip, helo=session.host_name or "", direction=self.direction_of(ip))
-        async with self.in_flight:
-            try:
+        self._checking += 1
+        self._idle.clear()
+        try:
+            async with self.in_flight:
                 if self.reports is not None and self.reports.addressed(env):
                     return await self.reports.take(raw, env, self.relay,
                                                    envelope.aupgate_findings)
                 return await self.relay.process(raw, env, envelope.aupgate_findings)
-            except Exception:  # noqa: BLE001 - never an exception to the client, never a pass
-                log.exception("processing failed for %s", envelope.mail_from)
-                return "451 4.3.0 Temporary failure while checking this message; try again later"
+        except Exception:  # noqa: BLE001 - never an exception to the client, never a pass
+            log.exception("processing failed for %s", envelope.mail_from)
+            return "451 4.3.0 Temporary failure while checking this message; try again later"
+        finally:
+            self._checking -= 1
+            if not self._checking:
+                self._idle.set()
 
 
 def normalise_line_endings(raw: bytes) -> bytes:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.support import STAFF, SinkProcess, make_message
+from tests.support import STAFF, SinkProcess, free_port, make_message
 
 
 def test_downstream_down_gives_451_and_the_retry_is_delivered(gateway_factory, tmp_path):
@@ -83,3 +83,58 @@ def test_sigkill_at_a_random_moment_loses_nothing_acknowledged(gateway_factory, 
     delivered = b"\n".join(sink.messages())
     lost = [mid for mid in acked if mid.encode() not in delivered]
     assert lost == []
+
+
+class StallingDownstream:
+    """A real SMTP server (aiosmtpd, in a thread of the test process) that holds each
+    message until the test lets it go, then accepts it."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.let_go = threading.Event()
+        self.accepted: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        import asyncio
+
+        self.arrived.set()
+        await asyncio.to_thread(self.let_go.wait)     # set by the test's thread
+        self.accepted.append(envelope.original_content)
+        return "250 2.0.0 Ok: queued"
+
+
+def test_sigterm_while_a_message_is_delivered_answers_it_then_stops(gateway_factory):
+    """SIGTERM stops the gateway listening, but a message already being delivered gets
+    its answer: the downstream's 250 is passed back, and then the gateway exits by
+    itself (not cut off, which would make its sender send it again)."""
+    from aiosmtpd.controller import Controller
+
+    downstream = StallingDownstream()
+    controller = Controller(downstream, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        gw = gateway_factory(**{"relay.downstream": f"127.0.0.1:{controller.port}"})
+        msg = make_message("friend@example.org", [STAFF])
+        answer: dict[str, object] = {}
+
+        def send() -> None:
+            try:
+                with gw.smtp() as client:
+                    answer["refused"] = client.send_message(msg)
+            except Exception as e:  # noqa: BLE001 - the assertion below reports it
+                answer["error"] = e
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        assert downstream.arrived.wait(60), "the message never reached the downstream"
+        gw.process.terminate()          # SIGTERM while the gateway awaits the downstream
+        time.sleep(1)                   # the gateway has taken the signal meanwhile
+        downstream.let_go.set()
+        sender.join(60)
+        assert answer == {"refused": {}}, answer
+        assert gw.process.wait(30) == 0
+        [delivered] = downstream.accepted
+        assert msg["Message-ID"].encode() in delivered
+    finally:
+        downstream.let_go.set()
+        controller.stop()
