@@ -42,6 +42,7 @@ class Gateway:
     reports: ReportIntake
     report_uploads: ReportWorker
     server: asyncio.base_events.Server | None = None
+    _limits: ConnectionLimits | None = None
     _housekeeping: PeriodicJob | None = None
 
     @classmethod
@@ -73,7 +74,7 @@ class Gateway:
 
     def smtp_factory(self) -> GatewaySMTP:
         c = self.config.server
-        limits = ConnectionLimits(c.max_sessions, c.max_sessions_per_client)
+        limits = self._limits = ConnectionLimits(c.max_sessions, c.max_sessions_per_client)
         tls = tls_context(c)
 
         def factory() -> GatewaySMTP:
@@ -116,10 +117,15 @@ class Gateway:
 
     async def close(self) -> None:
         if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-        # a message being checked or delivered gets its answer before anything closes
+            self.server.close()                 # no new connections
+        # a message being checked or delivered gets its answer before anything closes;
+        # then every session still open hears 421 (from Python 3.12, wait_closed waits
+        # for every connection, and an idle client would hold the stop until it timed out)
         await self.handler.drain(STOP_GRACE)
+        for session in list(self._limits.sessions if self._limits else ()):
+            session.shut_down()
+        if self.server is not None:
+            await self.server.wait_closed()
         if self._housekeeping:
             await self._housekeeping.stop()
         await self.releases.close()

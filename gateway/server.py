@@ -45,6 +45,7 @@ class ConnectionLimits:
         self.total = total
         self.per_client = per_client
         self.by_client: Counter[str] = Counter()
+        self.sessions: set[GatewaySMTP] = set()      # admitted and not yet gone
 
     def admit(self, ip: str) -> str | None:
         if sum(self.by_client.values()) >= self.total:
@@ -82,6 +83,7 @@ class GatewaySMTP(SMTP):
                 self._refused = True
                 return
             self._admitted_ip = ip
+            self._limits.sessions.add(self)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -89,8 +91,16 @@ class GatewaySMTP(SMTP):
             return
         if self._admitted_ip is not None:
             self._limits.release(self._admitted_ip)
+            self._limits.sessions.discard(self)
             self._admitted_ip = None
         super().connection_lost(error)
+
+    def shut_down(self) -> None:
+        """The gateway is stopping: say so (RFC 5321 3.8) and close. Its client will send
+        what it had again later; nothing it sent was acknowledged unless it was answered."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"421 4.3.2 Service shutting down; try again later\r\n")
+            self.transport.close()
 
     def eof_received(self):
         if getattr(self, "_refused", False):

@@ -117,12 +117,14 @@ def test_sigterm_while_a_message_is_delivered_answers_it_then_stops(gateway_fact
         msg = make_message("friend@example.org", [STAFF])
         answer: dict[str, object] = {}
 
-        def send() -> None:
+        def send() -> None:     # the message's answer; the session then hears 421
+            client = gw.smtp()
             try:
-                with gw.smtp() as client:
-                    answer["refused"] = client.send_message(msg)
+                answer["refused"] = client.send_message(msg)
             except Exception as e:  # noqa: BLE001 - the assertion below reports it
                 answer["error"] = e
+            finally:
+                client.close()
 
         sender = threading.Thread(target=send)
         sender.start()
@@ -138,3 +140,18 @@ def test_sigterm_while_a_message_is_delivered_answers_it_then_stops(gateway_fact
     finally:
         downstream.let_go.set()
         controller.stop()
+
+
+def test_sigterm_tells_an_idle_client_421_and_stops(gateway):
+    """A client with a session open, between messages, hears that the gateway is shutting
+    down (RFC 5321 3.8) instead of losing its connection, and the gateway exits by itself
+    rather than waiting for the client to go."""
+    client = gateway.smtp()
+    try:
+        client.ehlo()
+        gateway.process.terminate()
+        code, reply = client.getreply()
+        assert (code, reply[:5]) == (421, b"4.3.2")
+    finally:
+        client.close()
+    assert gateway.process.wait(30) == 0
