@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,15 +59,14 @@ def prepare_all(texts: Sequence[str]) -> Prepared:
     return Prepared(list(texts), norms, masked, lex)
 
 
-def fit_vocabulary(vec: TfidfVectorizer, docs: Sequence[str]) -> TfidfVectorizer:
+def fit_vocabulary(vec: TfidfVectorizer, docs: Sequence[str],
+                   drop: Callable[[str], bool] | None = None) -> TfidfVectorizer:
     """`vec.fit(docs)`, keeping its `max_features` most frequent terms as scikit-learn
-    does, but choosing among terms of equal count the same way on every machine: the
-    alphabetically first. scikit-learn ranks them with numpy's default argsort, whose
-    order among equal keys depends on the CPU's sort kernel and numpy's version, so the
-    same data trained different vocabularies on two machines (3,541 of the 58,573 word
-    n-grams, 762 of the 30,000 kind n-grams)."""
-    if vec.max_features is None:
-        return vec.fit(docs)
+    does, then without the terms `drop` names. Among terms of equal count it keeps the
+    same ones on every machine: the alphabetically first. scikit-learn ranks them with
+    numpy's default argsort, whose order among equal keys depends on the CPU's sort
+    kernel and numpy's version, so the same data trained different vocabularies on two
+    machines (3,541 of the 58,573 word n-grams, 762 of the 30,000 kind n-grams)."""
     count_keys = CountVectorizer().get_params().keys()
     counting = CountVectorizer(**{k: v for k, v in vec.get_params().items()
                                   if k in count_keys and k != "max_features"})
@@ -75,22 +74,16 @@ def fit_vocabulary(vec: TfidfVectorizer, docs: Sequence[str]) -> TfidfVectorizer
     totals = np.asarray(counting.fit_transform(docs).sum(axis=0)).ravel()
     terms = counting.get_feature_names_out()          # sorted
     keep = np.sort(np.argsort(-totals, kind="stable")[:vec.max_features])
+    vocabulary = [t for t in terms[keep].tolist() if not (drop and drop(t))]
     params = vec.get_params()
-    params.update(vocabulary=terms[keep].tolist(), max_features=None, min_df=1)
+    params.update(vocabulary=vocabulary, max_features=None, min_df=1)
     return TfidfVectorizer(**params).fit(docs)
 
 
-def _drop_placeholder(vec: TfidfVectorizer, docs: list[str],
-                      all_group_ngrams: bool = False) -> TfidfVectorizer:
-    """Refit with a vocabulary without the bare placeholder: naming a group is no evidence.
-    With `all_group_ngrams`, no n-gram that contains it either ("the xidx", "xidx are")."""
-    vocab = [t for t in vec.vocabulary_ if t != PLACEHOLDER
-             and not (all_group_ngrams and PLACEHOLDER in t.split())]
-    if len(vocab) == len(vec.vocabulary_):
-        return vec
-    params = vec.get_params()
-    params.update(vocabulary=sorted(vocab), max_features=None, min_df=1)
-    return TfidfVectorizer(**params).fit(docs)
+def _is_group_term(term: str, all_group_ngrams: bool) -> bool:
+    """The bare placeholder (naming a group is no evidence) and, with `all_group_ngrams`,
+    every n-gram that contains it ("the xidx", "xidx are")."""
+    return term == PLACEHOLDER or (all_group_ngrams and PLACEHOLDER in term.split())
 
 
 def sample_weights(examples: Sequence[Example], power: float,
@@ -124,8 +117,8 @@ def _fit(examples: Sequence[Example], config: TrainConfig, calib: Sequence[Examp
     log(f"  prepared {len(examples)} texts in {time.perf_counter() - t0:.0f}s")
     word = TfidfVectorizer(ngram_range=(1, 2), min_df=3, max_features=config.word_max_features,
                            sublinear_tf=True, token_pattern=r"(?u)\b\w+\b", dtype=np.float32)
-    word = _drop_placeholder(fit_vocabulary(word, p.masked), p.masked,
-                             config.drop_group_ngrams)
+    word = fit_vocabulary(word, p.masked,
+                          drop=lambda t: _is_group_term(t, config.drop_group_ngrams))
     char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=5,
                            max_features=config.char_max_features, sublinear_tf=True,
                            dtype=np.float32)
