@@ -4,7 +4,9 @@ from the text they quote (a reply) and the text they pass on (a forward).
 The gateway gives `from_parts` the subject and its decoded text parts; datasets of raw
 messages use `from_raw`. Quoted text is what someone else wrote and the sender replied
 to: it is not blamed on the sender. Forwarded text is what the sender chose to send on
-(Appendix I's "Volume"): it is reported separately so a finding can say so.
+(Appendix I's "Volume"): it is reported separately so a finding can say so. A signature
+(after a "-- " line) is the sender's own words: a signature line must not hide what
+follows it from the check.
 """
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ from html.parser import HTMLParser
 
 _BLOCK = {"p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5",
           "h6", "blockquote", "pre", "hr", "section", "article", "header", "footer", "td",
-          "th", "dd", "dt", "title"}
-_SKIP = {"script", "style", "head", "noscript", "template", "svg", "object"}
+          "th", "dd", "dt", "title",
+          "svg", "text", "object"}     # drawn in boxes of their own: not run into the next word
+# Never shown: what a script, a style sheet or an inert template holds. Everything else
+# may be: browsers move stray text out of <head>, mail clients run no scripts and so show
+# <noscript>, an <object> that never loads shows what it holds, and <svg> draws its <text>.
+_SKIP = {"script", "style", "template"}
 _QUOTE_CLASSES = ("gmail_quote", "yahoo_quoted", "moz-cite-prefix", "divrplyfwdmsg",
                   "appendonsend", "ms-outlook-mobile-reference-message")
 
@@ -46,6 +52,11 @@ class _HTMLText(HTMLParser):
             self._emit("\n")
         if tag == "img" and a.get("alt"):
             self._emit(f" {a['alt']} ")
+        elif tag == "input" and (a.get("type") or "").lower() != "hidden":
+            # a form field shows its value, or its placeholder
+            for shown in (a.get("value"), a.get("placeholder")):
+                if shown:
+                    self._emit(f" {shown} ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP:
@@ -99,10 +110,9 @@ _OUTLOOK_NEXT = re.compile(r"^\s*(?:sent|date|to|subject):\s", re.I)
 _FORWARD = re.compile(
     r"^\s*(?:-{2,}\s*forwarded message\s*-{2,}|begin forwarded message:|"
     r"-{2,}\s*forwarded by .*|-{3,}\s*fwd?:?.*-{3,}|fwd?:\s*$)", re.I)
-_SIGNATURE = re.compile(r"^-- ?$")
 # The first characters of a stripped line that can be a marker (forward, original
-# message, Outlook header, signature, "On ... wrote:"); other marker lines
-# (attributions) end with a colon.
+# message, Outlook header, "On ... wrote:"); other marker lines (attributions) end with a
+# colon.
 _MARKER_FIRST = frozenset("-bBfFoO")
 _SUBJECT_FWD = re.compile(r"^\s*(?:(?:fwd?|fw|tr|wg)\s*:\s*|\[fwd?:)", re.I)
 
@@ -136,7 +146,7 @@ def split_reply(text: str, into: Split | None = None) -> Split:
     for i, line in enumerate(lines):
         stripped = line.strip()
         # Only a line that starts or ends like a marker (forward, attribution, original
-        # message, signature) is tested as one; most lines of a mail are not.
+        # message) is tested as one; most lines of a mail are not.
         if stripped[:1] in _MARKER_FIRST or stripped.endswith(":"):
             if _FORWARD.match(stripped):
                 mode = "forwarded"
@@ -156,14 +166,11 @@ def split_reply(text: str, into: Split | None = None) -> Split:
                     else:
                         out.own.append(r)
                 return out
-            if _SIGNATURE.match(line) and mode == "own":
-                mode = "signature"
-                continue
         if stripped.startswith(">"):
             out.quoted.append(stripped.lstrip(">").lstrip())
         elif mode == "forwarded":
             out.forwarded.append(line)
-        elif mode == "own":
+        else:
             out.own.append(line)
     return out
 
@@ -182,24 +189,40 @@ class MailText:
         return "\n".join(t for t in (self.own, self.forwarded) if t)
 
 
+_WORDS = re.compile(r"\w+")
+
+
+def _unseen(text: str, words: set[str]) -> str:
+    """The lines of `text` holding a word not in `words`."""
+    return "\n".join(line for line in text.split("\n")
+                     if not words.issuperset(_WORDS.findall(line.lower())))
+
+
 def from_parts(subject: str, parts: list[tuple[str, str]]) -> MailText:
     """`parts` are (kind, text) with kind "plain" or "html", in message order.
 
-    When a message has both a plain and an HTML alternative, the plain one is read
-    (the HTML usually says the same); HTML-only parts are converted with a parser.
+    HTML is converted with a parser. When a message has plain text too, the plain text is
+    read, and of the HTML only the lines holding a word the plain text does not say (as
+    the sender's own or forwarded words; for the HTML's quoted text, anywhere): mail
+    clients show the HTML, so a benign plain alternative must not hide what it says, and
+    where the two say the same the text is not read twice.
     """
     split = Split()
-    have_plain = any(kind == "plain" and text.strip() for kind, text in parts)
     for kind, text in parts:
-        if kind == "html":
-            own, quoted = html_to_text(text)
-            if have_plain:
-                continue
-            if quoted:
-                split.quoted.append(quoted)
-            split_reply(own, split)
-        else:
+        if kind != "html":
             split_reply(text, split)
+    html = [text for kind, text in parts if kind == "html"]
+    has_plain = any(kind != "html" and text.strip() for kind, text in parts)
+    if html and has_plain:      # most mail is one or the other: no words to collect
+        said = set(_WORDS.findall("\n".join(split.own + split.forwarded).lower()))
+        anywhere = said | set(_WORDS.findall("\n".join(split.quoted).lower()))
+    for text in html:
+        own, quoted = html_to_text(text)
+        if has_plain:
+            own, quoted = _unseen(own, said), _unseen(quoted, anywhere)
+        if quoted:
+            split.quoted.append(quoted)
+        split_reply(own, split)
     subj = subject or ""
     prefixes = 0
     while _SUBJECT_FWD.match(subj):

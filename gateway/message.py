@@ -200,7 +200,7 @@ class Message:
         charset = _safe(part.get_content_charset, None)
         is_attachment = disposition == "attachment" or bool(filename)
         if ctype in ("text/plain", "text/html") and not is_attachment:
-            text = _decode_text(payload, charset)
+            text = decode_text(payload, charset)
             self.text_parts.append(TextPart(path, ctype.split("/")[1], text))
             return
         self.attachments.append(
@@ -267,8 +267,15 @@ def _decoded_payload(part: EmailMessage) -> bytes:
     return payload
 
 
-def _decode_text(payload: bytes, charset: str | None) -> str:
-    for candidate in (charset, "utf-8", "cp1252"):
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"), (b"\xef\xbb\xbf", "utf-8-sig"))
+
+
+def decode_text(payload: bytes, charset: str | None) -> str:
+    """Text bytes as text: by a byte-order mark (Windows' Notepad writes UTF-16 with one),
+    else the declared charset, else UTF-8, else cp1252; never raises."""
+    bom = next((codec for mark, codec in _BOMS if payload.startswith(mark)), None)
+    for candidate in (bom, charset, "utf-8", "cp1252"):
         if not candidate:
             continue
         try:

@@ -8,7 +8,10 @@ scored as `content.<severity>.<kind>` findings (`content.gross.racist`,
 `content.serious.bad_language`, `content.mild.chain_letter`); the detail names the
 kind, the part (own words / forwarded) and the words that drove the score. Quoted text
 is not blamed on the replier: if it is offensive it is reported as an INFO finding
-`content.quoted.<severity>` with score 0.
+`content.quoted.<severity>` with score 0 (the policy still holds it for a pupil: anyone
+can write "> "). Attachments whose bytes are text are scored as "attached text". Text is
+read in pieces of `max_chars`, up to `max_scored_chars` a message; what lies beyond is
+reported as `content.unscored`, never passed over in silence.
 
 Pupils stricter than staff — both ways, documented here:
 1. Thresholds (this module's Settings): a finding is emitted when the cumulative
@@ -36,15 +39,16 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from classifiers.inference import Classifier, Result
-from classifiers.mailtext import MailText, from_parts
+from classifiers.mailtext import MailText, from_parts, html_to_text
 from classifiers.modelfile import DEFAULT_MODEL, ModelFileError
 from classifiers.taxonomy import KIND_BY_CODE, SEVERITIES, finding_code
 from classifiers.watch import ModelWatcher
 from gateway.config import ConfigError
 from gateway.findings import Finding, Severity
+from gateway.message import decode_text
 
 if TYPE_CHECKING:
     from gateway.envelope import Envelope
@@ -80,7 +84,11 @@ class Settings(BaseModel):
     score_mild: float = Field(1.0, ge=0)
     # Kinds reported besides the top one, when at least this likely.
     extra_kind_probability: float = Field(0.5, gt=0, le=1)
-    max_chars: int = Field(20_000, ge=100)    # of each of own / forwarded / quoted text
+    # Text is scored in pieces of at most max_chars (own words, forwarded, quoted and each
+    # text attachment apart), at most max_scored_chars in all: what is beyond that is not
+    # read, and a `content.unscored` finding says how much, so it is never a silent pass.
+    max_chars: int = Field(20_000, ge=100)
+    max_scored_chars: int = Field(200_000, ge=100)
     # Time: working hours in the trust's time zone.
     timezone: str = "Europe/London"
     working_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])  # Mon=0
@@ -89,6 +97,12 @@ class Settings(BaseModel):
     # Capacity / volume: mentioned in the INFO findings' detail when exceeded.
     large_message_bytes: int = Field(10 * 1024 * 1024, ge=1)
     many_recipients: int = Field(20, ge=1)
+
+    @model_validator(mode="after")
+    def _pieces_fit(self) -> Settings:
+        if self.max_scored_chars < self.max_chars:
+            raise ValueError("max_scored_chars must be at least max_chars")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -114,6 +128,37 @@ class Settings(BaseModel):
         if any(d not in range(7) for d in value):
             raise ValueError("working days are 0 (Monday) to 6 (Sunday)")
         return value
+
+
+def piece_end(text: str, start: int, size: int) -> int:
+    """Where the piece of `text` from `start` ends: at most `size` characters on, at a line
+    break or a space in the piece's second half where there is one, so no word is split."""
+    if len(text) - start <= size:
+        return len(text)
+    lo, hi = start + size // 2, start + size
+    at = max(text.rfind("\n", lo, hi), text.rfind(" ", lo, hi))
+    return at if at > start else hi
+
+
+def attached_text(message: Message, max_bytes: int) -> tuple[list[tuple[str, str]], int]:
+    """(where, text) of each attachment whose bytes are text (libmagic's type, whatever
+    the sender declared): a poem.txt or page.html is what the sender sent, too. At most
+    `max_bytes` are read in all; also returned: how many bytes were left unread."""
+    out, unread = [], 0
+    for part in message.attachments:
+        if not part.true_type.startswith("text/"):
+            continue
+        take = min(part.size, max_bytes)
+        unread += part.size - take
+        max_bytes -= take
+        if not take:
+            continue
+        text = decode_text(part.payload[:take], part.charset)
+        if part.true_type == "text/html" or part.declared_type == "text/html":
+            own, quoted = html_to_text(text)
+            text = "\n".join(t for t in (own, quoted) if t)
+        out.append((f"attached text ({part.filename or part.path})", text))
+    return out, unread
 
 
 def build(settings: Settings, services: Any) -> ContentCheck | None:
@@ -156,21 +201,47 @@ class ContentCheck:
         mail = from_parts(message.subject, parts)
         if self.watcher is not None:   # one model for the whole message
             self.classifier = self.watcher.current()
-        scored = await asyncio.to_thread(self._classify, mail, self.classifier)
+        pieces, unscored = self._pieces(mail, message)
+        scored = await asyncio.to_thread(self._classify, pieces, self.classifier)
         findings = self._per_audience(scored, envelope, self.classifier)
+        if unscored:
+            findings.append(Finding(
+                "content.unscored", Severity.LOW, 0.0,
+                f"{unscored} characters of text were not checked: the content check reads "
+                f"the first {self.settings.max_scored_chars} of a message",
+                {"unscored_chars": unscored, "max_scored_chars": self.settings.max_scored_chars}))
         findings.extend(self._time_volume_capacity(message, envelope, mail))
         return findings
 
-    def _classify(self, mail: MailText, classifier: Classifier) -> list[tuple[str, Result]]:
-        """The text classified once: (where, result) for own words, forwarded, quoted."""
-        limit = self.settings.max_chars
-        sections = [(name, text[:limit]) for name, text in
-                    (("own words", mail.own), ("forwarded text", mail.forwarded),
-                     ("quoted text", mail.quoted)) if text.strip()]
-        if not sections:
+    def _pieces(self, mail: MailText, message: Message) -> tuple[list[tuple[str, str]], int]:
+        """(where, text) pieces to score, own words first, and how many characters (bytes,
+        of an attachment too long to read) are left unscored beyond max_scored_chars."""
+        limit = self.settings.max_scored_chars
+        attached, unscored = attached_text(message, 4 * limit)   # UTF-8: 4 bytes at most
+        sections = [("own words", mail.own), ("forwarded text", mail.forwarded),
+                    ("quoted text", mail.quoted), *attached]
+        out: list[tuple[str, str]] = []
+        room = limit
+        for where, text in sections:
+            start = 0
+            while start < len(text):
+                end = piece_end(text, start, self.settings.max_chars)
+                if end - start > room:
+                    break
+                if not text[start:end].isspace():
+                    out.append((where, text[start:end]))
+                room -= end - start
+                start = end
+            unscored += len(text) - start
+        return out, unscored
+
+    def _classify(self, pieces: list[tuple[str, str]], classifier: Classifier
+                  ) -> list[tuple[str, Result]]:
+        """The pieces classified at once: (where, result) for each."""
+        if not pieces:
             return []
-        results = classifier.score([t for _, t in sections], explain=True)
-        return [(where, r) for (where, _), r in zip(sections, results, strict=True)]
+        results = classifier.score([t for _, t in pieces], explain=True)
+        return [(where, r) for (where, _), r in zip(pieces, results, strict=True)]
 
     def _per_audience(self, scored: list[tuple[str, Result]], envelope: Envelope,
                       classifier: Classifier) -> list[Finding]:

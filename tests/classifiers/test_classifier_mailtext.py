@@ -38,6 +38,18 @@ def test_outlook_original_message_and_inline_reply():
     assert mail.quoted.split("\n") == ["first point", "second point"]
 
 
+def test_a_signature_is_the_senders_own_words():
+    """A "-- " line starts a signature, not a place to hide words from the check: before,
+    everything after it was dropped, neither scored nor quoted."""
+    body = "see you tomorrow\n-- \nI'm going to stab you after school\nJo, 9R\n"
+    mail = from_parts("hi", [("plain", body)])
+    assert "stab you after school" in mail.own
+    reply = ("fine\n\nOn Mon, 3 Mar 2025, Sam <sam@example.org> wrote:\n> what time?\n"
+             "-- \nyou are a slag\n")
+    mail = from_parts("Re: hi", [("plain", reply)])
+    assert "you are a slag" in mail.own and mail.quoted == "what time?"
+
+
 def test_forwarded_text_is_counted_and_kept_apart():
     body = "lol\n---------- Forwarded message ---------\nFrom: x\nSend this to 10 friends\n"
     mail = from_parts("Fwd: Fwd: luck", [("plain", body)])
@@ -56,8 +68,32 @@ def test_html_by_parser_with_blockquote_and_scripts():
     assert quoted == "old text"
 
 
+def test_html_text_a_client_may_show_is_read():
+    """Only scripts, style sheets and templates are never shown; text in <head>, <noscript>,
+    <object> or an <svg>'s <text> can be, and once went unscored."""
+    own, _ = html_to_text(
+        "<html><head><title>t</title>you slag</head><body><p><noscript>die</noscript></p>"
+        "<object data='x'>loser</object><svg><text x='0' y='9'>freak</text></svg>"
+        "<template>inert</template><input value='creep' placeholder='weirdo'>"
+        "<input type='hidden' value='0080ff'></body></html>")
+    assert own.split() == ["t", "you", "slag", "die", "loser", "freak", "creep", "weirdo"]
+
+
 def test_html_only_message_is_converted_and_plain_preferred():
     mail = from_parts("s", [("html", "<p>Hi <i>there</i></p>")])
     assert mail.own == "s\nHi there"
-    both = from_parts("s", [("plain", "plain words"), ("html", "<p>html words</p>")])
-    assert "plain words" in both.own and "html words" not in both.own
+    same = from_parts("s", [("plain", "Hi there,\nsee you at 4"),
+                            ("html", "<p>Hi <b>there</b>,</p><p>see you at 4</p>")])
+    assert same.own == "s\nHi there,\nsee you at 4"      # said once, as the plain text
+
+
+def test_html_cannot_hide_behind_a_benign_plain_alternative():
+    """Clients show the HTML: its lines holding words the plain text lacks are read too."""
+    mail = from_parts("s", [("plain", "Hi there, see you at 4"),
+                            ("html", "<p>Hi there, see you at 4</p><p>you fat slag</p>"
+                                     "<blockquote>you are all vermin</blockquote>")])
+    assert mail.own == "s\nHi there, see you at 4\nyou fat slag"
+    assert mail.quoted == "you are all vermin"
+    # words the plain part only quotes are not the sender's: shown as their own, they count
+    mail = from_parts("s", [("plain", "ok\n> you fat slag"), ("html", "<p>ok</p><p>you fat slag</p>")])
+    assert mail.own == "s\nok\nyou fat slag" and mail.quoted == "you fat slag"

@@ -90,6 +90,101 @@ async def test_quoted_reply_is_not_blamed_on_the_replier(check):
     assert quoted and all(f.score == 0 for f in quoted)
 
 
+async def test_text_after_a_signature_line_is_the_senders(check, policy):
+    """A "-- " line cannot hide what follows it: it is scored as the sender's words."""
+    body = f"See you on Monday.\n-- \n{RACIST}\n"
+    env = envelope(Audience.PUPIL)
+    findings = await check.run(Message.parse(make_raw("hello", body)), env)
+    racist = [f for f in findings if f.code == "content.gross.racist"]
+    assert racist and racist[0].data["part"] == "own words"
+    assert policy.decide(findings, env)[0].action == Action.QUARANTINE
+
+
+async def test_an_html_alternative_cannot_hide_behind_a_benign_plain_one(check, policy):
+    """Clients show the HTML: before, a plain alternative hid it from the check."""
+    raw = make_raw("hello", "See you on Monday.",
+                   html=f"<html><body><p>See you on Monday.</p><p>{RACIST}</p></body></html>")
+    env = envelope(Audience.PUPIL)
+    findings = await check.run(Message.parse(raw), env)
+    assert "content.gross.racist" in {f.code for f in findings}
+    assert policy.decide(findings, env)[0].action == Action.QUARANTINE
+
+
+async def test_offensive_quoted_text_is_held_for_a_pupil_not_blamed(check, policy):
+    """Anyone can write "> " before a line: quoted text is never blamed on the sender,
+    but a pupil does not receive it unseen. Staff receive it with an INFO finding."""
+    body = f"thought you should see what they are saying about you\n> {RACIST}\n"
+    message = Message.parse(make_raw("Re: you lot", body))
+    env = envelope(Audience.PUPIL, Audience.STAFF)
+    findings = await check.run(message, env)
+    codes = {f.code for f in findings}
+    assert not any(c.startswith(("content.gross.", "content.serious.")) for c in codes), codes
+    quoted = [f for f in findings if f.code.startswith("content.quoted.")]
+    assert quoted and all(f.score == 0 and "not attributed" in f.detail for f in quoted)
+    decisions = {d.audience: d for d in policy.decide(findings, env)}
+    assert decisions[Audience.PUPIL].action == Action.QUARANTINE
+    assert any("quoted" in r for r in decisions[Audience.PUPIL].reasons)
+    assert decisions[Audience.STAFF].action == Action.DELIVER
+
+
+BENIGN = "The minibus is booked for the netball fixture and we leave at half past one. "
+
+
+async def test_text_after_the_first_piece_is_scored(check, policy):
+    """Text is read in pieces of max_chars: padding no longer pushes words out of reach."""
+    body = BENIGN * (25_000 // len(BENIGN)) + "\n" + RACIST + "\n"
+    env = envelope(Audience.PUPIL)
+    findings = await check.run(Message.parse(make_raw("fixture", body)), env)
+    assert "content.gross.racist" in {f.code for f in findings}
+    assert "content.unscored" not in {f.code for f in findings}
+    assert policy.decide(findings, env)[0].action == Action.QUARANTINE
+
+
+async def test_text_beyond_what_is_read_is_said_and_held_for_a_pupil(policy):
+    small = content.ContentCheck(content.Settings(max_chars=1_000, max_scored_chars=3_000),
+                                 content.build(content.Settings(), None).classifier)
+    body = BENIGN * (5_000 // len(BENIGN)) + RACIST
+    env = envelope(Audience.PUPIL, Audience.STAFF)
+    findings = await small.run(Message.parse(make_raw("fixture", body)), env)
+    by = {f.code: f for f in findings}
+    assert "content.gross.racist" not in by        # it lies beyond the 3,000 read
+    unread = by["content.unscored"].data["unscored_chars"]
+    assert len(body) - 3_000 <= unread <= len(body) - 2_000
+    decisions = {d.audience: d.action for d in policy.decide(findings, env)}
+    assert decisions == {Audience.PUPIL: Action.QUARANTINE, Audience.STAFF: Action.TAG}
+
+
+def test_pieces_are_cut_between_words():
+    text = "word " * 1_000
+    ends, start = [], 0
+    while start < len(text):
+        start = content.piece_end(text, start, 333)
+        ends.append(start)
+    assert ends[-1] == len(text) and all(text[e] == " " for e in ends[:-1])
+    assert max(b - a for a, b in zip([0, *ends[:-1]], ends, strict=True)) <= 333
+
+
+@pytest.mark.parametrize("name, data", [
+    ("poem.txt", RACIST.encode()),
+    ("page.html", f"<html><body><p>{RACIST}</p></body></html>".encode()),
+    ("notes.dat", RACIST.encode("utf-16")),       # declared nothing, bytes are text
+])
+async def test_a_text_attachment_is_scored(check, policy, name, data):
+    raw = make_raw("see attached", "Here it is.", attach=data)
+    raw = raw.replace(b'filename="data.bin"', f'filename="{name}"'.encode())
+    env = envelope(Audience.PUPIL)
+    findings = await check.run(Message.parse(raw), env)
+    racist = [f for f in findings if f.code == "content.gross.racist"]
+    assert racist and racist[0].data["part"] == f"attached text ({name})"
+    assert policy.decide(findings, env)[0].action == Action.QUARANTINE
+
+
+async def test_a_binary_attachment_is_not_read_as_text(check):
+    raw = make_raw("photo", "Here it is.", attach=b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    findings = await check.run(Message.parse(raw), envelope(Audience.PUPIL))
+    assert {f.code for f in findings} == {"content.capacity", "content.volume", "content.time"}
+
+
 async def test_html_only_body_is_read(check):
     raw = make_raw("hi", "", html=f"<html><body><p>{RACIST}</p></body></html>")
     msg = Message.parse(raw)
