@@ -123,6 +123,20 @@ def inspect_archive(data: bytes, name: str, bounds: ArchiveBounds,
     return report
 
 
+def read_member(data: bytes, name: str, bounds: ArchiveBounds) -> bytes | None:
+    """One named member of a zip (a document's body part) within `bounds`; None when it
+    is missing, encrypted, unreadable or past a bound. Never raises for bad input."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            info = zf.getinfo(name)
+            if info.flag_bits & 0x1 or info.file_size > bounds.max_member_bytes:
+                return None
+            return _read_bounded(zf.open(info), name, info.compress_size, bounds,
+                                 Budget(bounds))
+    except Exception:  # noqa: BLE001 - _Bound, KeyError, BadZipFile, bad CRC, ...
+        return None
+
+
 def _is_document(names: Iterable[str]) -> bool:
     lowered = {n.lower() for n in names}
     return bool(lowered & {"[content_types].xml", "mimetype"})

@@ -9,9 +9,10 @@ scored as `content.<severity>.<kind>` findings (`content.gross.racist`,
 kind, the part (own words / forwarded) and the words that drove the score. Quoted text
 is not blamed on the replier: if it is offensive it is reported as an INFO finding
 `content.quoted.<severity>` with score 0 (the policy still holds it for a pupil: anyone
-can write "> "). Attachments whose bytes are text are scored as "attached text". Text is
-read in pieces of `max_chars`, up to `max_scored_chars` a message; what lies beyond is
-reported as `content.unscored`, never passed over in silence.
+can write "> "). Attachments a reader sees as text (text files, Word and OpenDocument
+bodies: `gateway.attachments.text`) are scored as "attached text". Text is read in
+pieces of `max_chars`, up to `max_scored_chars` a message; what lies beyond is reported
+as `content.unscored`, never passed over in silence.
 
 Pupils stricter than staff — both ways, documented here:
 1. Thresholds (this module's Settings): a finding is emitted when the cumulative
@@ -42,13 +43,13 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from classifiers.inference import Classifier, Result
-from classifiers.mailtext import MailText, from_parts, html_to_text
+from classifiers.mailtext import MailText, from_parts
 from classifiers.modelfile import DEFAULT_MODEL, ModelFileError
 from classifiers.taxonomy import KIND_BY_CODE, SEVERITIES, finding_code
 from classifiers.watch import ModelWatcher
+from gateway.attachments.text import readable, shown_text
 from gateway.config import ConfigError
 from gateway.findings import Finding, Severity
-from gateway.message import decode_text
 
 if TYPE_CHECKING:
     from gateway.envelope import Envelope
@@ -140,23 +141,20 @@ def piece_end(text: str, start: int, size: int) -> int:
     return at if at > start else hi
 
 
-def attached_text(message: Message, max_bytes: int) -> tuple[list[tuple[str, str]], int]:
-    """(where, text) of each attachment whose bytes are text (libmagic's type, whatever
-    the sender declared): a poem.txt or page.html is what the sender sent, too. At most
-    `max_bytes` are read in all; also returned: how many bytes were left unread."""
+def attached_text(message: Message, max_chars: int) -> tuple[list[tuple[str, str]], int]:
+    """(where, text) of each attachment its reader sees as text (a .txt or .html file, a
+    Word or OpenDocument body: `gateway.attachments.text`), about `max_chars` read in all;
+    and how many bytes were left unread."""
     out, unread = [], 0
     for part in message.attachments:
-        if not part.true_type.startswith("text/"):
+        if not readable(part):
             continue
-        take = min(part.size, max_bytes)
-        unread += part.size - take
-        max_bytes -= take
-        if not take:
+        if max_chars <= 0:
+            unread += part.size
             continue
-        text = decode_text(part.payload[:take], part.charset)
-        if part.true_type == "text/html" or part.declared_type == "text/html":
-            own, quoted = html_to_text(text)
-            text = "\n".join(t for t in (own, quoted) if t)
+        text, left = shown_text(part, max_chars)
+        unread += left
+        max_chars -= len(text)
         out.append((f"attached text ({part.filename or part.path})", text))
     return out, unread
 
@@ -217,7 +215,7 @@ class ContentCheck:
         """(where, text) pieces to score, own words first, and how many characters (bytes,
         of an attachment too long to read) are left unscored beyond max_scored_chars."""
         limit = self.settings.max_scored_chars
-        attached, unscored = attached_text(message, 4 * limit)   # UTF-8: 4 bytes at most
+        attached, unscored = attached_text(message, limit)
         sections = [("own words", mail.own), ("forwarded text", mail.forwarded),
                     ("quoted text", mail.quoted), *attached]
         out: list[tuple[str, str]] = []

@@ -4,6 +4,8 @@ holds it for a pupil; quoted text is not blamed; time, volume and capacity repor
 from __future__ import annotations
 
 import datetime as dt
+import io
+import zipfile
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -164,11 +166,47 @@ def test_pieces_are_cut_between_words():
     assert max(b - a for a, b in zip([0, *ends[:-1]], ends, strict=True)) <= 333
 
 
+def docx(body: str) -> bytes:
+    """A minimal Word document (libmagic calls it one) whose body is `body`, split into
+    runs mid-word as Word does."""
+    runs = "".join(f"<w:r><w:t xml:space='preserve'>{body[i:i + 7]}</w:t></w:r>"
+                   for i in range(0, len(body), 7))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://'
+                    'schemas.openxmlformats.org/package/2006/content-types"><Override '
+                    'PartName="/word/document.xml" ContentType="application/vnd.openxml'
+                    'formats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+        zf.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships xmlns="http://'
+                    'schemas.openxmlformats.org/package/2006/relationships"><Relationship '
+                    'Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                    'relationships/officeDocument" Target="word/document.xml"/></Relationships>')
+        zf.writestr("word/document.xml", "<?xml version='1.0'?><w:document xmlns:w='http://"
+                    "schemas.openxmlformats.org/wordprocessingml/2006/main'><w:body><w:p>"
+                    f"{runs}</w:p><w:p><w:r><w:t>Jo</w:t></w:r></w:p></w:body></w:document>")
+    return out.getvalue()
+
+
+def odt(body: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        zf.writestr("content.xml", "<?xml version='1.0'?><office:document-content xmlns:"
+                    "office='urn:oasis:names:tc:opendocument:xmlns:office:1.0' xmlns:text="
+                    "'urn:oasis:names:tc:opendocument:xmlns:text:1.0'><office:body><office:"
+                    f"text><text:p>{body}</text:p></office:text></office:body>"
+                    "</office:document-content>")
+    return out.getvalue()
+
+
 @pytest.mark.parametrize("name, data", [
     ("poem.txt", RACIST.encode()),
     ("page.html", f"<html><body><p>{RACIST}</p></body></html>".encode()),
     ("notes.dat", RACIST.encode("utf-16")),       # declared nothing, bytes are text
-])
+    ("essay.docx", docx(RACIST)),
+    ("essay.odt", odt(RACIST)),
+    ("renamed.jpg", docx(RACIST)),                # by its bytes, not its name
+], ids=["txt", "html", "utf16", "docx", "odt", "docx-named-jpg"])
 async def test_a_text_attachment_is_scored(check, policy, name, data):
     raw = make_raw("see attached", "Here it is.", attach=data)
     raw = raw.replace(b'filename="data.bin"', f'filename="{name}"'.encode())
@@ -176,6 +214,17 @@ async def test_a_text_attachment_is_scored(check, policy, name, data):
     findings = await check.run(Message.parse(raw), env)
     racist = [f for f in findings if f.code == "content.gross.racist"]
     assert racist and racist[0].data["part"] == f"attached text ({name})"
+    assert policy.decide(findings, env)[0].action == Action.QUARANTINE
+
+
+async def test_a_document_that_cannot_be_read_is_said_to_be_unscored(check, policy):
+    """A Word file whose body is missing (or encrypted, broken, too large) is not a pass."""
+    broken = docx(RACIST).replace(b"word/document.xml", b"word/documenX.xml")
+    raw = make_raw("see attached", "Here it is.", attach=broken)
+    raw = raw.replace(b'filename="data.bin"', b'filename="essay.docx"')
+    env = envelope(Audience.PUPIL)
+    findings = await check.run(Message.parse(raw), env)
+    assert {f.code: f for f in findings}["content.unscored"].data["unscored_chars"] == len(broken)
     assert policy.decide(findings, env)[0].action == Action.QUARANTINE
 
 
