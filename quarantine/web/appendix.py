@@ -23,7 +23,8 @@ class AppendixI:
 
 
 _NOT_CONTENT = AppendixI("", "Not classified",
-                         "Held for a reason outside Appendix I (attachment, sender, allowlist).",
+                         "Held for a reason outside Appendix I (attachment, sender, allowlist, "
+                         "text quoted from another message, text too long to check).",
                          "—", "—")
 
 
@@ -37,11 +38,12 @@ def appendix_i(severity: str) -> AppendixI:
 
 
 def content_kinds(findings: list[dict]) -> list[str]:
-    """The Appendix I kinds named by content findings: `content.gross.racist` -> racist."""
+    """The Appendix I kinds named by content findings: `content.gross.racist` -> racist.
+    Quoted text (`content.quoted.gross`) names none: it is not the sender's."""
     kinds = []
     for f in findings:
         parts = str(f.get("code", "")).split(".")
-        if parts[0] == "content" and len(parts) >= 3:
+        if parts[0] == "content" and len(parts) >= 3 and parts[1] in SEVERITIES:
             kind = KIND_BY_CODE.get(parts[2])
             label = kind.label if kind else parts[2].replace("_", " ")
             if label not in kinds:

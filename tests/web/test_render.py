@@ -39,6 +39,7 @@ def test_appendix_i_and_forwards():
     assert appendix_i("serious").rating == "Serious Misconduct/ Misconduct"
     assert appendix_i("mild").term == "Mild and Non-offensive"
     assert appendix_i("").term == "Not classified"
+    assert content_kinds([{"code": "content.quoted.gross"}, {"code": "content.unscored"}]) == []
     assert content_kinds([{"code": "content.gross.racist"}, {"code": "auth.spf.fail"}]) == [
         "racist"]
     assert looks_forwarded(None, "Fwd: joke")
