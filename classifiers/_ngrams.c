@@ -9,9 +9,12 @@
  * the GIL is released while it runs, so the gateway's scoring threads use both cores.
  *
  * Memory layout: the tables are megabytes and a mail's n-grams land all over them, so
- * the cost is cache misses, not arithmetic. A vocabulary slot holds the term's hash, id
- * and place in the pool (one miss to reject an n-gram not in the vocabulary, two to
- * accept one), and a feature's idf sits beside its weights (one miss per feature used).
+ * the cost is cache misses, not arithmetic. A vocabulary slot holds the term's 64-bit
+ * seeded hash and its id, and a term is known by its hash: one miss to accept or reject
+ * an n-gram, where comparing code points cost a second miss on every hit. Two terms of
+ * the vocabulary with one hash are refused at load; a text's n-gram that is not in the
+ * vocabulary matches a term with probability 2^-64 a comparison, and the seed is secret.
+ * A feature's idf sits beside its weights (one miss per feature used).
  *
  * Hostile input: every table is open-addressed with a per-process random seed, the
  * per-text word table gives up deduplicating after a bounded probe (the word is then
@@ -54,9 +57,8 @@ static size_t pow2_at_least(size_t n) {
 /* -- the vocabulary: term -> feature id ------------------------------------------- */
 
 typedef struct {
+    uint64_t hash;          /* the term's hash_cp */
     uint32_t id;            /* feature id + 1; 0 is empty */
-    uint32_t hash;          /* high half of the term's hash */
-    uint32_t off, len;      /* the term's code points in the pool */
 } Slot;
 
 /* char_wb: a word's n-gram ids, kept from one text to the next (mail repeats its words,
@@ -83,7 +85,6 @@ typedef struct {
     int char_wb;
     int min_n, max_n, sublinear;
     Py_ssize_t n_features, k, max_term;
-    Py_UCS4 *pool;          /* every term's code points, end to end */
     Slot *slots;
     size_t mask;
     float *rows;            /* per feature: idf, then its k weights */
@@ -101,13 +102,10 @@ static inline int same_cps(const Py_UCS4 *a, const Py_UCS4 *b, Py_ssize_t n) {
 static Py_ssize_t lookup(const Table *t, const Py_UCS4 *s, Py_ssize_t n) {
     if (n > t->max_term) return -1;
     uint64_t h = hash_cp(s, n);
-    uint32_t h32 = (uint32_t)(h >> 32);
     for (size_t i = (size_t)h & t->mask;; i = (i + 1) & t->mask) {
         const Slot *slot = t->slots + i;
         if (!slot->id) return -1;
-        if (slot->hash == h32 && slot->len == (uint32_t)n
-                && same_cps(t->pool + slot->off, s, n))
-            return slot->id - 1;
+        if (slot->hash == h) return slot->id - 1;
     }
 }
 
@@ -387,7 +385,7 @@ done:
 /* -- Table methods -------------------------------------------------------------------- */
 
 static void Table_dealloc(Table *t) {
-    free(t->pool); free(t->slots); free(t->rows);
+    free(t->slots); free(t->rows);
     cache_free(&t->cache);
     if (t->cache_lock) PyThread_free_lock(t->cache_lock);
     Py_TYPE(t)->tp_free((PyObject *)t);
@@ -433,7 +431,7 @@ static int Table_init(Table *t, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_ValueError, "bad n-gram range or k");
         return -1;
     }
-    if (t->pool || t->rows || t->slots || t->cache_lock) {
+    if (t->rows || t->slots || t->cache_lock) {
         PyErr_SetString(PyExc_RuntimeError, "NgramTable is initialised once");
         return -1;
     }
@@ -462,30 +460,35 @@ static int Table_init(Table *t, PyObject *args, PyObject *kw) {
         return -1;
     }
     t->rows = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)(k + 1));
-    t->pool = malloc(sizeof(Py_UCS4) * (size_t)(total + 1));
+    Py_UCS4 *cps = malloc(sizeof(Py_UCS4) * (size_t)(total + 1));    /* one term at a time */
     size_t cap = pow2_at_least((size_t)n * 2 + 1);
     t->slots = calloc(cap, sizeof(Slot));
     t->mask = cap - 1;
-    if (!t->rows || !t->pool || !t->slots) {
+    if (!t->rows || !cps || !t->slots) {
+        free(cps);
         PyErr_NoMemory();
         return -1;
     }
-    if (copy_floats(idf, n, 1, "idf", t->rows, k + 1, 0) < 0) return -1;
-    if (copy_floats(weights, n, k, "weights", t->rows, k + 1, 1) < 0) return -1;
-    Py_ssize_t off = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
+    int rc = copy_floats(idf, n, 1, "idf", t->rows, k + 1, 0) < 0
+             || copy_floats(weights, n, k, "weights", t->rows, k + 1, 1) < 0 ? -1 : 0;
+    for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
         PyObject *s = PyList_GET_ITEM(terms, i);
         Py_ssize_t len = PyUnicode_GET_LENGTH(s);
-        if (!PyUnicode_AsUCS4(s, t->pool + off, total + 1 - off, 0)) return -1;
+        if (!PyUnicode_AsUCS4(s, cps, total + 1, 0)) { rc = -1; break; }
         if (len > t->max_term) t->max_term = len;
-        uint64_t h = hash_cp(t->pool + off, len);
+        uint64_t h = hash_cp(cps, len);
         size_t i_slot = (size_t)h & t->mask;
-        while (t->slots[i_slot].id) i_slot = (i_slot + 1) & t->mask;
-        t->slots[i_slot] = (Slot){(uint32_t)i + 1, (uint32_t)(h >> 32), (uint32_t)off,
-                                  (uint32_t)len};
-        off += len;
+        for (; t->slots[i_slot].id; i_slot = (i_slot + 1) & t->mask)
+            if (t->slots[i_slot].hash == h) {       /* once in ~10^10 loads: say so */
+                PyErr_SetString(PyExc_RuntimeError, "two terms share a hash; load again");
+                rc = -1;
+                break;
+            }
+        if (rc == 0) t->slots[i_slot] = (Slot){h, (uint32_t)i + 1};
     }
-    return 0;
+    free(cps);
+    if (rc < 0) { free(t->slots); t->slots = NULL; }
+    return rc;
 }
 
 PyDoc_STRVAR(dot_doc,
@@ -497,7 +500,7 @@ static PyObject *Table_dot(Table *t, PyObject *text) {
         PyErr_SetString(PyExc_TypeError, "text must be str");
         return NULL;
     }
-    if (!t->pool) {
+    if (!t->slots) {
         PyErr_SetString(PyExc_RuntimeError, "NgramTable is not initialised");
         return NULL;
     }
