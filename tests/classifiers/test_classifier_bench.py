@@ -18,6 +18,7 @@ def test_the_benchmark_prints_its_table():
     assert out.returncode == 0, out.stderr
     for row in ("| single message (mail split + score), mean |", "| single message, p99 |",
                 "| batched x16, per message |", "| batched x64, per message |",
+                "| n-gram scoring inside the single messages above, per message |",
                 "| model load |", "| RSS growth on load |",
                 "| this machine: sum(range(1,000,000)) in Python |"):
         assert row in out.stdout
