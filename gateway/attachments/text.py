@@ -1,5 +1,6 @@
 """The text an attachment shows whoever opens it, for the content check: a text file
-(plain or HTML), or the body of a Word (.docx) or OpenDocument (.odt) document.
+(plain or HTML), or the body of a Word (.docx) or OpenDocument (.odt) document, alone or
+inside a zip, 7z or rar archive (zipping a note must not hide it).
 
 By the bytes' true type (libmagic), whatever name or type the sender gave. A document's
 body is one zip member, read within bounds (`archives.read_member`); its XML is taken
@@ -13,7 +14,13 @@ import html
 import re
 
 from classifiers.mailtext import html_to_text
-from gateway.attachments.archives import ArchiveBounds, read_member
+from gateway.attachments.archives import (
+    ArchiveBounds,
+    Member,
+    archive_format,
+    inspect_archive,
+    read_member,
+)
 from gateway.message import Part, decode_text
 
 # the member holding a document's body text, by true type
@@ -30,6 +37,39 @@ _GAP = re.compile(r"<w:tab\b[^>]*>|<text:tab\b[^>]*>|<text:s\b[^>]*>")
 _TAG = re.compile(r"<[^>]*>")
 
 
+def readable_parts(part: Part, max_chars: int) -> tuple[list[Part], int]:
+    """The parts of an attachment that show text: itself if it is `readable`, else, if it
+    is an archive, its `readable` members (nested archives walked too) as parts labelled
+    by their path in it. Also: how many bytes could not be looked into (an encrypted or
+    broken archive, or one past the bounds, which hold what is read to about 32 bytes a
+    character of `max_chars`)."""
+    if readable(part):
+        return [part], 0
+    if archive_format(part.payload) is None:
+        return [], 0
+    limit = _XML_PER_CHAR * 4 * max_chars
+    bounds = ArchiveBounds(max_total_bytes=limit, max_member_bytes=limit, max_members=500)
+    found: list[Part] = []
+    documents: set[str] = set()
+
+    def keep(member: Member) -> None:
+        # A document's own parts are read through the document (a .docx is a zip too,
+        # and the walk goes into it). Which members those are is decided by the
+        # document's true type, not by the zip's listing: a zip that only lists a
+        # [Content_Types].xml must not hide its text files.
+        if member.data is None or member.archive in documents:
+            return
+        inner = Part(f"{part.path}:{member.path}", "", member.path, None, member.data,
+                     part.depth + member.depth)
+        if readable(inner):
+            found.append(inner)
+            if inner.true_type in BODIES:
+                documents.add(member.path)
+
+    report = inspect_archive(part.payload, part.filename or part.path, bounds, on_member=keep)
+    return found, part.size if report.problems else 0
+
+
 def readable(part: Part) -> bool:
     """Does this attachment show its reader text that `shown_text` can read?"""
     return part.true_type.startswith("text/") or part.true_type in BODIES
@@ -43,6 +83,8 @@ def shown_text(part: Part, max_chars: int) -> tuple[str, int]:
         text = decode_text(part.payload[:take], part.charset)
         if part.true_type == "text/html" or part.declared_type == "text/html":
             text = "\n".join(t for t in html_to_text(text) if t)
+        elif part.true_type == "text/xml":      # an e-book's pages, an export: its words
+            text = html.unescape(_TAG.sub(" ", text))
         return text, max(0, part.size - take)
     limit = _XML_PER_CHAR * 4 * max_chars
     xml = read_member(part.payload, BODIES[part.true_type], ArchiveBounds(max_member_bytes=limit))

@@ -47,7 +47,7 @@ from classifiers.mailtext import MailText, from_parts
 from classifiers.modelfile import DEFAULT_MODEL, ModelFileError
 from classifiers.taxonomy import KIND_BY_CODE, SEVERITIES, finding_code
 from classifiers.watch import ModelWatcher
-from gateway.attachments.text import readable, shown_text
+from gateway.attachments.text import readable_parts, shown_text
 from gateway.config import ConfigError
 from gateway.findings import Finding, Severity
 
@@ -143,19 +143,20 @@ def piece_end(text: str, start: int, size: int) -> int:
 
 def attached_text(message: Message, max_chars: int) -> tuple[list[tuple[str, str]], int]:
     """(where, text) of each attachment its reader sees as text (a .txt or .html file, a
-    Word or OpenDocument body: `gateway.attachments.text`), about `max_chars` read in all;
-    and how many bytes were left unread."""
+    Word or OpenDocument body, alone or in an archive: `gateway.attachments.text`), about
+    `max_chars` read in all; and how many bytes were left unread."""
     out, unread = [], 0
-    for part in message.attachments:
-        if not readable(part):
-            continue
-        if max_chars <= 0:
-            unread += part.size
-            continue
-        text, left = shown_text(part, max_chars)
-        unread += left
-        max_chars -= len(text)
-        out.append((f"attached text ({part.filename or part.path})", text))
+    for attachment in message.attachments:
+        parts, unopened = readable_parts(attachment, max_chars)
+        unread += unopened
+        for part in parts:
+            if max_chars <= 0:
+                unread += part.size
+                continue
+            text, left = shown_text(part, max_chars)
+            unread += left
+            max_chars -= len(text)
+            out.append((f"attached text ({part.filename or part.path})", text))
     return out, unread
 
 

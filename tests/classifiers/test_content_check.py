@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from gateway.attachments.text import readable_parts
 from gateway.checks import content
 from gateway.envelope import Audience, Direction, Envelope, Party
-from gateway.message import Message
+from gateway.message import Message, Part
 from gateway.policy import Action, Policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -215,6 +216,54 @@ async def test_a_text_attachment_is_scored(check, policy, name, data):
     racist = [f for f in findings if f.code == "content.gross.racist"]
     assert racist and racist[0].data["part"] == f"attached text ({name})"
     assert policy.decide(findings, env)[0].action == Action.QUARANTINE
+
+
+def zipped(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+def attach(data: bytes, name: str) -> bytes:
+    raw = make_raw("see attached", "Here it is.", attach=data)
+    return raw.replace(b'filename="data.bin"', f'filename="{name}"'.encode())
+
+
+@pytest.mark.parametrize("data, where", [
+    (zipped({"readme.txt": b"hello", "notes/poem.txt": RACIST.encode()}),
+     "files.zip/notes/poem.txt"),
+    (zipped({"inner.zip": zipped({"essay.docx": docx(RACIST)})}),
+     "files.zip/inner.zip/essay.docx"),
+    (zipped({"[Content_Types].xml": b"<Types/>", "poem.txt": RACIST.encode()}),
+     "files.zip/poem.txt"),                 # listing a document's part makes no document
+], ids=["txt-in-zip", "docx-in-zip-in-zip", "zip-posing-as-document"])
+async def test_text_inside_an_archive_is_scored(check, policy, data, where):
+    env = envelope(Audience.PUPIL)
+    findings = await check.run(Message.parse(attach(data, "files.zip")), env)
+    racist = [f for f in findings if f.code == "content.gross.racist"]
+    assert racist and racist[0].data["part"] == f"attached text ({where})"
+    assert policy.decide(findings, env)[0].action == Action.QUARANTINE
+
+
+def test_a_document_in_an_archive_is_read_once_as_a_document():
+    """Its own parts (word/document.xml, text to libmagic) are not read again as files."""
+    data = zipped({"inner.zip": zipped({"essay.docx": docx(RACIST), "a.txt": b"hi"})})
+    parts, unread = readable_parts(Part("2", "application/zip", "files.zip", None, data, 1),
+                                   20_000)
+    assert sorted(p.filename for p in parts) == ["files.zip/inner.zip/a.txt",
+                                                 "files.zip/inner.zip/essay.docx"]
+    assert unread == 0
+
+
+async def test_an_archive_that_cannot_be_read_is_said_to_be_unscored(check):
+    data = bytearray(zipped({"poem.txt": (RACIST * 20).encode()}))
+    at = data.find(b"poem.txt") + len(b"poem.txt") + 10      # into the deflated bytes
+    data[at:at + 8] = b"\xff" * 8                               # so its CRC fails
+    findings = await check.run(Message.parse(attach(bytes(data), "files.zip")),
+                               envelope(Audience.PUPIL))
+    assert {f.code: f for f in findings}["content.unscored"].data["unscored_chars"] == len(data)
 
 
 async def test_a_document_that_cannot_be_read_is_said_to_be_unscored(check, policy):
