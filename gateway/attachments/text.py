@@ -40,17 +40,16 @@ _TAG = re.compile(r"<[^>]*>")
 def readable_parts(part: Part, max_chars: int) -> tuple[list[Part], int]:
     """The parts of an attachment that show text: itself if it is `readable`, else, if it
     is an archive, its `readable` members (nested archives walked too) as parts labelled
-    by their path in it. Also: how many bytes could not be looked into (an encrypted or
-    broken archive, or one past the bounds, which hold what is read to about 32 bytes a
-    character of `max_chars`)."""
+    by their path in it, a text member cut to what `max_chars` could use. Also: how many
+    bytes were left unread (cut off, or in an archive that is encrypted, broken or past
+    the attachment check's own bounds, which that check reports as well)."""
     if readable(part):
         return [part], 0
     if archive_format(part.payload) is None:
         return [], 0
-    limit = _XML_PER_CHAR * 4 * max_chars
-    bounds = ArchiveBounds(max_total_bytes=limit, max_member_bytes=limit, max_members=500)
     found: list[Part] = []
     documents: set[str] = set()
+    cut = [0]
 
     def keep(member: Member) -> None:
         # A document's own parts are read through the document (a .docx is a zip too,
@@ -61,13 +60,20 @@ def readable_parts(part: Part, max_chars: int) -> tuple[list[Part], int]:
             return
         inner = Part(f"{part.path}:{member.path}", "", member.path, None, member.data,
                      part.depth + member.depth)
-        if readable(inner):
-            found.append(inner)
-            if inner.true_type in BODIES:
-                documents.add(member.path)
+        if not readable(inner):
+            return
+        if inner.true_type in BODIES:
+            documents.add(member.path)
+        elif inner.size > 4 * max_chars:        # keep no more than can be read
+            cut[0] += inner.size - 4 * max_chars
+            inner.payload = inner.payload[:4 * max_chars]
+        found.append(inner)
 
-    report = inspect_archive(part.payload, part.filename or part.path, bounds, on_member=keep)
-    return found, part.size if report.problems else 0
+    # the attachment check's bounds: what it opens is read here, and what it cannot open
+    # it reports itself (a zip of holiday photos is not refused for its size here)
+    report = inspect_archive(part.payload, part.filename or part.path, ArchiveBounds(),
+                             on_member=keep)
+    return found, cut[0] + (part.size if report.problems else 0)
 
 
 def readable(part: Part) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import zipfile
 from email.message import EmailMessage
 from pathlib import Path
@@ -245,6 +246,15 @@ async def test_text_inside_an_archive_is_scored(check, policy, data, where):
     racist = [f for f in findings if f.code == "content.gross.racist"]
     assert racist and racist[0].data["part"] == f"attached text ({where})"
     assert policy.decide(findings, env)[0].action == Action.QUARANTINE
+
+
+async def test_a_large_archive_is_read_as_far_as_its_text(check):
+    """Photos take no part of the text budget: 12 MB of them are no reason to hold mail."""
+    photos = {f"photo{i}.jpg": b"\xff\xd8\xff\xe0" + os.urandom(3_000_000) for i in range(4)}
+    data = zipped({**photos, "caption.txt": RACIST.encode()})
+    findings = await check.run(Message.parse(attach(data, "holiday.zip")), envelope(Audience.PUPIL))
+    codes = {f.code for f in findings}
+    assert "content.gross.racist" in codes and "content.unscored" not in codes
 
 
 def test_a_document_in_an_archive_is_read_once_as_a_document():
