@@ -27,7 +27,8 @@ Time, volume, capacity (Appendix I grades every term by them) are INFO findings 
 score 0: `content.capacity` (message and attachment sizes), `content.volume` (recipient
 count, forward count) and `content.time` (inside or outside the working hours below).
 
-The classifier runs in-process with `asyncio.to_thread`, so it never stalls the loop.
+The classifier, and the reading of attachments before it, run in-process with
+`asyncio.to_thread`, so they never stall the loop.
 The model file and its card are checked when the check is built: a model whose card or
 hash does not match stops the gateway at start with a one-line error.
 """
@@ -200,8 +201,10 @@ class ContentCheck:
         mail = from_parts(message.subject, parts)
         if self.watcher is not None:   # one model for the whole message
             self.classifier = self.watcher.current()
-        pieces, unscored = self._pieces(mail, message)
-        scored = await asyncio.to_thread(self._classify, pieces, self.classifier)
+        # reading attachments (archives decompressed, documents unzipped) and scoring
+        # both block: off the event loop, as the classifier always was
+        scored, unscored = await asyncio.to_thread(self._read_and_classify, mail, message,
+                                                   self.classifier)
         findings = self._per_audience(scored, envelope, self.classifier)
         if unscored:
             findings.append(Finding(
@@ -234,13 +237,14 @@ class ContentCheck:
             unscored += len(text) - start
         return out, unscored
 
-    def _classify(self, pieces: list[tuple[str, str]], classifier: Classifier
-                  ) -> list[tuple[str, Result]]:
-        """The pieces classified at once: (where, result) for each."""
+    def _read_and_classify(self, mail: MailText, message: Message, classifier: Classifier
+                           ) -> tuple[list[tuple[str, Result]], int]:
+        """(where, result) for each piece, classified at once, and the characters unscored."""
+        pieces, unscored = self._pieces(mail, message)
         if not pieces:
-            return []
+            return [], unscored
         results = classifier.score([t for _, t in pieces], explain=True)
-        return [(where, r) for (where, _), r in zip(pieces, results, strict=True)]
+        return [(where, r) for (where, _), r in zip(pieces, results, strict=True)], unscored
 
     def _per_audience(self, scored: list[tuple[str, Result]], envelope: Envelope,
                       classifier: Classifier) -> list[Finding]:
