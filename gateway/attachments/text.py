@@ -1,5 +1,6 @@
 """The text an attachment shows whoever opens it, for the content check: a text file
-(plain or HTML), or the body of a Word (.docx) or OpenDocument (.odt) document, alone or
+(plain or HTML), the body of a Word (.docx) or OpenDocument (.odt) document, the cells of
+a spreadsheet (.xlsx, .ods) or an OpenDocument presentation's slides (.odp), alone or
 inside a zip, 7z or rar archive (zipping a note must not hide it).
 
 By the bytes' true type (libmagic), whatever name or type the sender gave. A document's
@@ -23,15 +24,20 @@ from gateway.attachments.archives import (
 )
 from gateway.message import Part, decode_text
 
-# the member holding a document's body text, by true type
+# the member holding a document's text, by true type (a spreadsheet's cells: its shared
+# strings; an OpenDocument's text, sheets and slides: content.xml)
 BODIES = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
         "word/document.xml",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+        "xl/sharedStrings.xml",
     "application/vnd.oasis.opendocument.text": "content.xml",
+    "application/vnd.oasis.opendocument.spreadsheet": "content.xml",
+    "application/vnd.oasis.opendocument.presentation": "content.xml",
 }
 # Markup this many times the text it holds is read at most: an XML body is mostly tags.
 _XML_PER_CHAR = 8
-_LINE_END = re.compile(r"</w:p>|<w:br\b[^>]*>|<w:cr\b[^>]*>|</text:p>|</text:h>|"
+_LINE_END = re.compile(r"</w:p>|<w:br\b[^>]*>|<w:cr\b[^>]*>|</si>|</text:p>|</text:h>|"
                        r"<text:line-break\b[^>]*>")
 _GAP = re.compile(r"<w:tab\b[^>]*>|<text:tab\b[^>]*>|<text:s\b[^>]*>")
 _TAG = re.compile(r"<[^>]*>")
@@ -100,6 +106,7 @@ def shown_text(part: Part, max_chars: int) -> tuple[str, int]:
 
 
 def document_text(xml: str) -> str:
-    """A Word or OpenDocument body's text: a line per paragraph, runs joined as shown."""
+    """A Word or OpenDocument body's text (a spreadsheet's strings): a line per paragraph
+    or cell, runs joined as shown."""
     xml = _GAP.sub(" ", _LINE_END.sub("\n", xml))
     return html.unescape(_TAG.sub("", xml))

@@ -189,10 +189,28 @@ def docx(body: str) -> bytes:
     return out.getvalue()
 
 
-def odt(body: str) -> bytes:
+def xlsx(cell: str) -> bytes:
+    """A minimal spreadsheet: its cells' text is in xl/sharedStrings.xml."""
+    main = "xl/workbook.xml"
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://'
+                    'schemas.openxmlformats.org/package/2006/content-types"><Override '
+                    f'PartName="/{main}" ContentType="application/vnd.openxmlformats-'
+                    'officedocument.spreadsheetml.sheet.main+xml"/></Types>')
+        zf.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships xmlns="http://'
+                    'schemas.openxmlformats.org/package/2006/relationships"><Relationship '
+                    'Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                    f'relationships/officeDocument" Target="{main}"/></Relationships>')
+        zf.writestr(main, "<workbook/>")
+        zf.writestr("xl/sharedStrings.xml", f"<sst><si><t>Name</t></si><si><t>{cell}</t></si></sst>")
+    return out.getvalue()
+
+
+def odt(body: str, kind: str = "text") -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(zipfile.ZipInfo("mimetype"), f"application/vnd.oasis.opendocument.{kind}")
         zf.writestr("content.xml", "<?xml version='1.0'?><office:document-content xmlns:"
                     "office='urn:oasis:names:tc:opendocument:xmlns:office:1.0' xmlns:text="
                     "'urn:oasis:names:tc:opendocument:xmlns:text:1.0'><office:body><office:"
@@ -208,7 +226,10 @@ def odt(body: str) -> bytes:
     ("essay.docx", docx(RACIST)),
     ("essay.odt", odt(RACIST)),
     ("renamed.jpg", docx(RACIST)),                # by its bytes, not its name
-], ids=["txt", "html", "utf16", "docx", "odt", "docx-named-jpg"])
+    ("marks.xlsx", xlsx(RACIST)),
+    ("marks.ods", odt(RACIST, "spreadsheet")),
+    ("slides.odp", odt(RACIST, "presentation")),
+], ids=["txt", "html", "utf16", "docx", "odt", "docx-named-jpg", "xlsx", "ods", "odp"])
 async def test_a_text_attachment_is_scored(check, policy, name, data):
     raw = make_raw("see attached", "Here it is.", attach=data)
     raw = raw.replace(b'filename="data.bin"', f'filename="{name}"'.encode())
