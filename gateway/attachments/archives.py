@@ -123,18 +123,26 @@ def inspect_archive(data: bytes, name: str, bounds: ArchiveBounds,
     return report
 
 
-def read_member(data: bytes, name: str, bounds: ArchiveBounds) -> bytes | None:
-    """One named member of a zip (a document's body part) within `bounds`; None when it
-    is missing, encrypted, unreadable or past a bound. Never raises for bad input."""
+def read_members(data: bytes, wanted: Callable[[str], bool], bounds: ArchiveBounds
+                 ) -> list[tuple[str, bytes]] | None:
+    """The members of a zip whose names `wanted` accepts (a document's text parts), in
+    the zip's order, read within `bounds` (all of them together within its totals); None
+    when one is encrypted or unreadable, or a bound is passed. Never raises for bad input."""
+    budget = Budget(bounds)
+    out = []
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            info = zf.getinfo(name)
-            if info.flag_bits & 0x1 or info.file_size > bounds.max_member_bytes:
-                return None
-            return _read_bounded(zf.open(info), name, info.compress_size, bounds,
-                                 Budget(bounds))
-    except Exception:  # noqa: BLE001 - _Bound, KeyError, BadZipFile, bad CRC, ...
+            for info in zf.infolist():
+                if info.is_dir() or not wanted(info.filename):
+                    continue
+                budget.count_member()
+                if info.flag_bits & 0x1 or info.file_size > bounds.max_member_bytes:
+                    return None
+                out.append((info.filename, _read_bounded(zf.open(info), info.filename,
+                                                         info.compress_size, bounds, budget)))
+    except Exception:  # noqa: BLE001 - _Bound, BadZipFile, bad CRC, ...
         return None
+    return out
 
 
 def _is_document(names: Iterable[str]) -> bool:

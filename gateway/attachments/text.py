@@ -1,11 +1,12 @@
 """The text an attachment shows whoever opens it, for the content check: a text file
 (plain or HTML), the body of a Word (.docx) or OpenDocument (.odt) document, the cells of
-a spreadsheet (.xlsx, .ods) or an OpenDocument presentation's slides (.odp), alone or
-inside a zip, 7z or rar archive (zipping a note must not hide it).
+a spreadsheet (.xlsx, .ods), the slides of a presentation (.pptx, .odp), alone or inside
+a zip, 7z or rar archive (zipping a note must not hide it).
 
 By the bytes' true type (libmagic), whatever name or type the sender gave. A document's
-body is one zip member, read within bounds (`archives.read_member`); its XML is taken
-apart by pattern, never parsed with a DTD, so entity tricks have nothing to expand.
+text is in one zip member or a few (a slide each), read within bounds
+(`archives.read_members`); its XML is taken apart by pattern, never parsed with a DTD, so
+entity tricks have nothing to expand.
 Nothing is run or written anywhere.
 """
 
@@ -20,25 +21,27 @@ from gateway.attachments.archives import (
     Member,
     archive_format,
     inspect_archive,
-    read_member,
+    read_members,
 )
 from gateway.message import Part, decode_text
 
-# the member holding a document's text, by true type (a spreadsheet's cells: its shared
-# strings; an OpenDocument's text, sheets and slides: content.xml)
+# the members holding a document's text, by true type (a spreadsheet's cells: its shared
+# strings; a PowerPoint deck: a member per slide; an OpenDocument: content.xml)
 BODIES = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
-        "word/document.xml",
+        re.compile(r"word/document\.xml"),
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
-        "xl/sharedStrings.xml",
-    "application/vnd.oasis.opendocument.text": "content.xml",
-    "application/vnd.oasis.opendocument.spreadsheet": "content.xml",
-    "application/vnd.oasis.opendocument.presentation": "content.xml",
+        re.compile(r"xl/sharedStrings\.xml"),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation":
+        re.compile(r"ppt/slides/slide\d+\.xml"),
+    "application/vnd.oasis.opendocument.text": re.compile(r"content\.xml"),
+    "application/vnd.oasis.opendocument.spreadsheet": re.compile(r"content\.xml"),
+    "application/vnd.oasis.opendocument.presentation": re.compile(r"content\.xml"),
 }
 # Markup this many times the text it holds is read at most: an XML body is mostly tags.
 _XML_PER_CHAR = 8
-_LINE_END = re.compile(r"</w:p>|<w:br\b[^>]*>|<w:cr\b[^>]*>|</si>|</text:p>|</text:h>|"
-                       r"<text:line-break\b[^>]*>")
+_LINE_END = re.compile(r"</w:p>|<w:br\b[^>]*>|<w:cr\b[^>]*>|</si>|</a:p>|<a:br\b[^>]*>|"
+                       r"</text:p>|</text:h>|<text:line-break\b[^>]*>")
 _GAP = re.compile(r"<w:tab\b[^>]*>|<text:tab\b[^>]*>|<text:s\b[^>]*>")
 _TAG = re.compile(r"<[^>]*>")
 
@@ -99,10 +102,14 @@ def shown_text(part: Part, max_chars: int) -> tuple[str, int]:
             text = html.unescape(_TAG.sub(" ", text))
         return text, max(0, part.size - take)
     limit = _XML_PER_CHAR * 4 * max_chars
-    xml = read_member(part.payload, BODIES[part.true_type], ArchiveBounds(max_member_bytes=limit))
-    if xml is None:         # missing, encrypted, broken or over the bound: not read
+    members = read_members(part.payload, BODIES[part.true_type].fullmatch,
+                           ArchiveBounds(max_member_bytes=limit, max_total_bytes=limit))
+    if not members:         # missing, encrypted, broken or over the bound: not read
         return "", part.size
-    return document_text(xml.decode("utf-8", errors="replace")), 0
+    # slides in their order (slide2 before slide10), whatever the zip's
+    members.sort(key=lambda m: [int(d) for d in re.findall(r"\d+", m[0])])
+    return "\n".join(document_text(xml.decode("utf-8", errors="replace"))
+                     for _, xml in members), 0
 
 
 def document_text(xml: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.attachments.text import readable_parts
+from gateway.attachments.text import readable_parts, shown_text
 from gateway.checks import content
 from gateway.envelope import Audience, Direction, Envelope, Party
 from gateway.message import Message, Part
@@ -189,22 +189,35 @@ def docx(body: str) -> bytes:
     return out.getvalue()
 
 
-def xlsx(cell: str) -> bytes:
-    """A minimal spreadsheet: its cells' text is in xl/sharedStrings.xml."""
-    main = "xl/workbook.xml"
+def ooxml(main: str, kind: str, parts: dict[str, str]) -> bytes:
+    """A minimal Office Open XML package (libmagic knows it by its main part's type)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://'
                     'schemas.openxmlformats.org/package/2006/content-types"><Override '
                     f'PartName="/{main}" ContentType="application/vnd.openxmlformats-'
-                    'officedocument.spreadsheetml.sheet.main+xml"/></Types>')
+                    f'officedocument.{kind}.main+xml"/></Types>')
         zf.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships xmlns="http://'
                     'schemas.openxmlformats.org/package/2006/relationships"><Relationship '
                     'Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
                     f'relationships/officeDocument" Target="{main}"/></Relationships>')
-        zf.writestr(main, "<workbook/>")
-        zf.writestr("xl/sharedStrings.xml", f"<sst><si><t>Name</t></si><si><t>{cell}</t></si></sst>")
+        zf.writestr(main, "<main/>")
+        for name, xml in parts.items():
+            zf.writestr(name, xml)
     return out.getvalue()
+
+
+def xlsx(cell: str) -> bytes:
+    """A spreadsheet: its cells' text is in xl/sharedStrings.xml."""
+    return ooxml("xl/workbook.xml", "spreadsheetml.sheet", {
+        "xl/sharedStrings.xml": f"<sst><si><t>Name</t></si><si><t>{cell}</t></si></sst>"})
+
+
+def pptx(*slides: str) -> bytes:
+    """A presentation: a member per slide, listed here in the order given."""
+    return ooxml("ppt/presentation.xml", "presentationml.presentation", {
+        f"ppt/slides/slide{n}.xml": f"<p:sld><a:p><a:r><a:t>{text}</a:t></a:r></a:p></p:sld>"
+        for n, text in slides})
 
 
 def odt(body: str, kind: str = "text") -> bytes:
@@ -229,7 +242,9 @@ def odt(body: str, kind: str = "text") -> bytes:
     ("marks.xlsx", xlsx(RACIST)),
     ("marks.ods", odt(RACIST, "spreadsheet")),
     ("slides.odp", odt(RACIST, "presentation")),
-], ids=["txt", "html", "utf16", "docx", "odt", "docx-named-jpg", "xlsx", "ods", "odp"])
+    ("slides.pptx", pptx((1, "Our trip"), (2, RACIST))),
+], ids=["txt", "html", "utf16", "docx", "odt", "docx-named-jpg", "xlsx", "ods", "odp",
+        "pptx"])
 async def test_a_text_attachment_is_scored(check, policy, name, data):
     raw = make_raw("see attached", "Here it is.", attach=data)
     raw = raw.replace(b'filename="data.bin"', f'filename="{name}"'.encode())
@@ -276,6 +291,12 @@ async def test_a_large_archive_is_read_as_far_as_its_text(check):
     findings = await check.run(Message.parse(attach(data, "holiday.zip")), envelope(Audience.PUPIL))
     codes = {f.code for f in findings}
     assert "content.gross.racist" in codes and "content.unscored" not in codes
+
+
+def test_slides_are_read_in_their_order():
+    deck = pptx((10, "ten"), (2, "two"), (1, "one"))
+    text, unread = shown_text(Part("2", "", "deck.pptx", None, deck, 1), 20_000)
+    assert text.split() == ["one", "two", "ten"] and unread == 0
 
 
 def test_a_document_in_an_archive_is_read_once_as_a_document():
