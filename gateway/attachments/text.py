@@ -38,6 +38,7 @@ BODIES = {
     "application/vnd.oasis.opendocument.spreadsheet": re.compile(r"content\.xml"),
     "application/vnd.oasis.opendocument.presentation": re.compile(r"content\.xml"),
 }
+_UTF8_MOST = 4          # bytes a character, at most: the bytes worth reading for n characters
 # Markup this many times the text it holds is read at most: an XML body is mostly tags.
 _XML_PER_CHAR = 8
 _LINE_END = re.compile(r"</w:p>|<w:br\b[^>]*>|<w:cr\b[^>]*>|</si>|</a:p>|<a:br\b[^>]*>|"
@@ -58,9 +59,11 @@ def readable_parts(part: Part, max_chars: int) -> tuple[list[Part], int]:
         return [], 0
     found: list[Part] = []
     documents: set[str] = set()
-    cut = [0]
+    take = _UTF8_MOST * max_chars
+    cut = 0
 
     def keep(member: Member) -> None:
+        nonlocal cut
         # A document's own parts are read through the document (a .docx is a zip too,
         # and the walk goes into it). Which members those are is decided by the
         # document's true type, not by the zip's listing: a zip that only lists a
@@ -73,16 +76,16 @@ def readable_parts(part: Part, max_chars: int) -> tuple[list[Part], int]:
             return
         if inner.true_type in BODIES:
             documents.add(member.path)
-        elif inner.size > 4 * max_chars:        # keep no more than can be read
-            cut[0] += inner.size - 4 * max_chars
-            inner.payload = inner.payload[:4 * max_chars]
+        elif inner.size > take:                 # keep no more than can be read
+            cut += inner.size - take
+            inner.payload = inner.payload[:take]
         found.append(inner)
 
     # the attachment check's bounds: what it opens is read here, and what it cannot open
     # it reports itself (a zip of holiday photos is not refused for its size here)
     report = inspect_archive(part.payload, part.filename or part.path, ArchiveBounds(),
                              on_member=keep)
-    return found, cut[0] + (part.size if report.problems else 0)
+    return found, cut + (part.size if report.problems else 0)
 
 
 def readable(part: Part) -> bool:
@@ -94,14 +97,14 @@ def shown_text(part: Part, max_chars: int) -> tuple[str, int]:
     """(the text a `readable` attachment shows, reading about `max_chars` at most; how
     many of its bytes were left unread)."""
     if part.true_type.startswith("text/"):
-        take = 4 * max_chars                          # UTF-8: 4 bytes a character at most
+        take = _UTF8_MOST * max_chars
         text = decode_text(part.payload[:take], part.charset)
         if part.true_type == "text/html" or part.declared_type == "text/html":
             text = "\n".join(t for t in html_to_text(text) if t)
         elif part.true_type == "text/xml":      # an e-book's pages, an export: its words
             text = html.unescape(_TAG.sub(" ", text))
         return text, max(0, part.size - take)
-    limit = _XML_PER_CHAR * 4 * max_chars
+    limit = _XML_PER_CHAR * _UTF8_MOST * max_chars
     members = read_members(part.payload, BODIES[part.true_type].fullmatch,
                            ArchiveBounds(max_member_bytes=limit, max_total_bytes=limit))
     if not members:         # missing, encrypted, broken or over the bound: not read

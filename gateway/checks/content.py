@@ -218,12 +218,14 @@ class ContentCheck:
     def _pieces(self, mail: MailText, message: Message) -> tuple[list[tuple[str, str]], int]:
         """(where, text) pieces to score, own words first, and how many characters (bytes,
         of an attachment too long to read) are left unscored beyond max_scored_chars."""
-        limit = self.settings.max_scored_chars
-        attached, unscored = attached_text(message, limit)
+        room = self.settings.max_scored_chars
         sections = [("own words", mail.own), ("forwarded text", mail.forwarded),
-                    ("quoted text", mail.quoted), *attached]
+                    ("quoted text", mail.quoted)]
+        # attachments are read only as far as the message's own text leaves room
+        attached, unscored = attached_text(
+            message, max(0, room - sum(len(text) for _, text in sections)))
+        sections += attached
         out: list[tuple[str, str]] = []
-        room = limit
         for where, text in sections:
             start = 0
             while start < len(text):
