@@ -23,6 +23,7 @@ from classifiers import modelfile
 from classifiers.features import PLACEHOLDER, prepare, words_of
 from classifiers.lexicon import PROFANITY, SEXUAL, SLURS
 from classifiers.model import Bundle, NgramTable, at_least
+from classifiers.normalise import Tidier
 from classifiers.taxonomy import KIND_BY_CODE, SEVERITIES
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,9 @@ class Classifier:
         if NgramTable is None:
             log.warning("classifiers._ngrams is not built (pip install -e . with gcc and the "
                         "Python headers): scoring in Python, about twice as slow")
+        if Tidier is None:
+            log.warning("classifiers._normalise is not built (pip install -e . with gcc and "
+                        "the Python headers): normalising in Python, slower")
         return cls(bundle, card, thresholds)
 
     @property

@@ -287,15 +287,15 @@ def _fix_token(token: str) -> str:
 
 
 def _join_spaced_runs(text: str) -> str:
-    """`_SPACED.sub(_join_spaced, text)`, with _SPACED tried only where a run could start:
-    one character before each _SPACED_HINT."""
+    """`_SPACED.sub` joining each run (`_join_run`), with _SPACED tried only where a run
+    could start: one character before each _SPACED_HINT."""
     out, done = [], 0
     hint = _SPACED_HINT.search(text, 1)
     while hint:
         start = hint.start() - 1
         run = _SPACED.match(text, start)        # its lookbehind still sees text[start - 1]
         if run:
-            out += [text[done:start], _join_spaced(run)]
+            out += [text[done:start], _join_run(run.group(1))]
             done = run.end()
             hint = _SPACED_HINT.search(text, done + 1)
         else:       # the next hint can begin no earlier than this one's last separator
@@ -306,8 +306,8 @@ def _join_spaced_runs(text: str) -> str:
     return "".join(out)
 
 
-def _join_spaced(match: re.Match) -> str:
-    run = match.group(1)
+def _join_run(run: str) -> str:
+    """A spaced run (`_SPACED`'s group) as the word it spells."""
     letters = re.sub(r"[ .\-_,/]", "", run)
     if sum(c.isalpha() for c in letters) < 2:
         return run                # 3.1.4, 10.0.0.1, 1 2 3: numbers, not spelling
@@ -340,9 +340,33 @@ def _fix_tokens(tokens: list[str]) -> list[str]:
             for token, done in zip(tokens, fixed, strict=True)]
 
 
-def normalise(text: str) -> str:
-    text = fold_confusables(text)
-    text = strip_artefacts(text)
+def _tidy(text: str) -> str:
+    """The word-level steps: repeats collapsed, spaced runs joined, each word fixed."""
     text = _REPEAT3.sub(_collapse_repeat, text)
     text = _join_spaced_runs(text)
     return " ".join(_fix_tokens(text.split()))
+
+
+try:        # the same steps compiled
+    from classifiers._normalise import Tidier
+except ImportError:     # not built: pip install -e . builds it
+    Tidier = None
+
+
+def compiled_tidy(fix_token=_fix_token, remembered=_FIXED):
+    """`_tidy` compiled, or None where the extension is not built. It calls `fix_token`
+    for words with digits, masks, leet or non-ASCII characters in them and remembers what
+    it gave in `remembered`, as `_fix_tokens` does."""
+    if Tidier is None:
+        return None
+    return Tidier(known=_KNOWN, leet_words=_LEET_WORDS, lead=_LEAD_ASCII, trail=_TRAIL_ASCII,
+                  fix_token=fix_token, join_run=_join_run, remembered=remembered,
+                  remembered_max=_FIXED_MAX, remembered_longest=_FIXED_LONGEST)
+
+
+_tidy_compiled = compiled_tidy()
+
+
+def normalise(text: str) -> str:
+    text = strip_artefacts(fold_confusables(text))
+    return _tidy(text) if _tidy_compiled is None else _tidy_compiled(text)

@@ -90,7 +90,7 @@ def test_spaced_runs_joined_at_hints_are_joined_by_one_sub(seed):
              for _ in range(4000)]
     texts += [t.lower() for t in _random_texts(400, seed)]
     for text in texts:
-        expected = normalise._SPACED.sub(normalise._join_spaced, text)
+        expected = normalise._SPACED.sub(lambda m: normalise._join_run(m.group(1)), text)
         assert normalise._join_spaced_runs(text) == expected, repr(text)
 
 
@@ -146,9 +146,20 @@ def test_words_found_by_translate_are_words_found_by_the_pattern(seed):
             assert features.words_of(s) == features._WORD.findall(s), repr(s)
 
 
-def test_a_new_word_repeated_in_a_mail_is_fixed_once(monkeypatch):
+def _tidiers(monkeypatch, fix, table: dict) -> dict:
+    """Both implementations of the word-level steps (Python's, the compiled one), each
+    fixing tokens with `fix` and remembering them in `table`."""
+    monkeypatch.setattr(normalise, "_FIXED", table)
+    monkeypatch.setattr(normalise, "_fix_token", fix)
+    tidiers = {"python": normalise._tidy, "compiled": normalise.compiled_tidy(fix, table)}
+    assert tidiers["compiled"] is not None, "classifiers._normalise is not built"
+    return tidiers
+
+
+@pytest.mark.parametrize("path", ["python", "compiled"])
+def test_a_new_word_repeated_in_a_mail_is_fixed_once(monkeypatch, path):
     """The token fixes are remembered within a mail too, and give what fixing each
-    occurrence gives."""
+    occurrence gives. The compiled steps fix plain words in punctuation themselves."""
     calls: list[str] = []
     fix = normalise._fix_token
 
@@ -156,40 +167,51 @@ def test_a_new_word_repeated_in_a_mail_is_fixed_once(monkeypatch):
         calls.append(token)
         return fix(token)
 
-    monkeypatch.setattr(normalise, "_FIXED", {})
-    monkeypatch.setattr(normalise, "_fix_token", counting)
-    text = "sh1t qwzx, f*ck qwzx sh1t Qwzx. f*ck"
-    assert normalise.normalise(text) == "shit qwzx, fuck qwzx shit qwzx. fuck"
-    assert sorted(calls) == sorted({"sh1t", "qwzx,", "f*ck", "qwzx", "qwzx."})
+    tidy = _tidiers(monkeypatch, counting, {})[path]
+    text = "sh1t qwzx, f*ck qwzx sh1t qwzx. f*ck"
+    assert tidy(text) == "shit qwzx, fuck qwzx shit qwzx. fuck"
+    expected = {"sh1t", "f*ck"} | ({"qwzx,", "qwzx", "qwzx."} if path == "python" else set())
+    assert sorted(calls) == sorted(expected)
 
 
-def test_tokens_are_fixed_while_another_thread_empties_the_table(monkeypatch):
+@pytest.mark.parametrize("path", ["python", "compiled"])
+def test_tokens_are_fixed_while_another_thread_empties_the_table(monkeypatch, path):
     """The table of fixed tokens is shared by the content check's threads; one emptying it
     while another fixes a mail's new words leaves that mail's result unchanged."""
-    text = "sh1t qwzx, f*ck qwzx sh1t Qwzx. f*ck"
-    expected = normalise.normalise(text)
+    text = "sh1t qwzx, f*ck qwzx sh1t qwzx. f*ck"
+    expected = normalise._tidy(text)
     fix = normalise._fix_token
+    table: dict = {}
 
     def fix_then_empty(token: str) -> str:
         fixed = fix(token)
-        normalise._FIXED.clear()
+        table.clear()
         return fixed
 
-    monkeypatch.setattr(normalise, "_FIXED", {})
-    monkeypatch.setattr(normalise, "_fix_token", fix_then_empty)
-    assert normalise.normalise(text) == expected
+    assert _tidiers(monkeypatch, fix_then_empty, table)[path](text) == expected
 
 
-def test_long_tokens_are_fixed_but_not_remembered(monkeypatch):
+@pytest.mark.parametrize("path", ["python", "compiled"])
+def test_long_tokens_are_fixed_but_not_remembered(monkeypatch, path):
     """A part may hold one token of 200,000 characters: the table of fixed tokens keeps
     only short ones, and a long one is fixed as a short one is."""
-    monkeypatch.setattr(normalise, "_FIXED", {})
+    table: dict = {}
+    tidy = _tidiers(monkeypatch, normalise._fix_token, table)[path]
     long_token = "sh1t" * 5_000 + "!"
     text = f"sh1t {long_token} f*ck {long_token}"
-    assert normalise.normalise(text) == f"shit {normalise._fix_token(long_token)} fuck " \
-                                        f"{normalise._fix_token(long_token)}"
-    assert set(normalise._FIXED) == {"sh1t", "f*ck"}
-    assert normalise.normalise(text) == normalise.normalise(text)     # and again, from the table
+    assert tidy(text) == f"shit {normalise._fix_token(long_token)} fuck " \
+                         f"{normalise._fix_token(long_token)}"
+    assert set(table) == {"sh1t", "f*ck"}
+    assert tidy(text) == tidy(text)     # and again, from the table
+
+
+def test_the_table_of_fixed_tokens_is_bounded(monkeypatch):
+    """Mail full of distinct rare tokens empties the compiled steps' table when full."""
+    table: dict = {}
+    monkeypatch.setattr(normalise, "_FIXED_MAX", 100)
+    tidy = normalise.compiled_tidy(normalise._fix_token, table)
+    assert tidy(" ".join(f"w{i}x" for i in range(999)) + " f*ck").endswith(" w998x fuck")
+    assert 0 < len(table) <= 100
 
 
 def _unmask_by_pattern(core: str) -> str | None:
