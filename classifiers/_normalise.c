@@ -62,7 +62,7 @@ static int buf_str(Buf *b, PyObject *str) {
     return 0;
 }
 
-/* -- a set of ASCII words, with an optional value each ------------------------------ */
+/* -- a set of words, with an optional value each ------------------------------------ */
 
 typedef struct {
     Py_UCS4 *key, *value;       /* key NULL: empty */
@@ -324,9 +324,17 @@ static int fix_tokens(Tidier *t, const Py_UCS4 *s, Py_ssize_t n, Buf *out) {
     return 0;
 }
 
-static PyObject *Tidier_call(Tidier *t, PyObject *args, PyObject *Py_UNUSED(kw)) {
+static PyObject *Tidier_call(Tidier *t, PyObject *args, PyObject *kw) {
     PyObject *text;
+    if (kw && PyDict_GET_SIZE(kw)) {
+        PyErr_SetString(PyExc_TypeError, "Tidier takes the text only");
+        return NULL;
+    }
     if (!PyArg_ParseTuple(args, "U", &text)) return NULL;
+    if (!t->known.slots || !t->leet_words.slots || !t->remembered) {
+        PyErr_SetString(PyExc_RuntimeError, "Tidier is not set up");
+        return NULL;
+    }
     Py_UCS4 *s = PyUnicode_AsUCS4Copy(text);
     if (!s) return NULL;
     Buf once = {0}, twice = {0}, out = {0};

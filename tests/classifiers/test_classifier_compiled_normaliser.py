@@ -74,3 +74,11 @@ def test_text_beyond_ascii():
                                                "\u00a0", "\u2028", "\u3000", "٣", "²",
                                                "f*ck£", "é.é.é", "a.é.b.c", "ǅ"]))
     assert normalise.normalise("Ｆ*ＣＫ yоu £5 café") == "fuck you £5 cafe"
+
+
+def test_a_tidier_not_set_up_refuses_text():
+    bare = normalise.Tidier.__new__(normalise.Tidier)
+    with pytest.raises(RuntimeError):
+        bare("text")
+    with pytest.raises(TypeError):
+        normalise._tidy_compiled("text", extra=1)
