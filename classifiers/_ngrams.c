@@ -14,7 +14,10 @@
  * an n-gram, where comparing code points cost a second miss on every hit. Two terms of
  * the vocabulary with one hash are refused at load; a text's n-gram that is not in the
  * vocabulary matches a term with probability 2^-64 a comparison, and the seed is secret.
- * A feature's idf sits beside its weights (one miss per feature used).
+ * A feature's idf sits beside its weights (one miss per feature used). A text's counts
+ * go in a dense array indexed by feature (see Counts), and every table and cache that is
+ * read in a loop is asked for some steps ahead (PREFETCH_AHEAD): together these halved
+ * the cost of scoring a 5 KB mail.
  *
  * Hostile input: every table is open-addressed with a per-process random seed, the
  * per-text word table gives up deduplicating after a bounded probe (the word is then
@@ -90,6 +93,8 @@ typedef struct {
     float *rows;            /* per feature: idf, then its k weights */
     WordCache cache;        /* char_wb only; threads take `cache_lock` to use it */
     PyThread_type_lock cache_lock;
+    struct Counts *spare;   /* count tables not in use; threads take `pool_lock` */
+    PyThread_type_lock pool_lock;
 } Table;
 
 /* n-grams are a handful of code points: a loop beats a call to memcmp */
@@ -99,9 +104,7 @@ static inline int same_cps(const Py_UCS4 *a, const Py_UCS4 *b, Py_ssize_t n) {
     return 1;
 }
 
-static Py_ssize_t lookup(const Table *t, const Py_UCS4 *s, Py_ssize_t n) {
-    if (n > t->max_term) return -1;
-    uint64_t h = hash_cp(s, n);
+static Py_ssize_t lookup_hash(const Table *t, uint64_t h) {
     for (size_t i = (size_t)h & t->mask;; i = (i + 1) & t->mask) {
         const Slot *slot = t->slots + i;
         if (!slot->id) return -1;
@@ -109,35 +112,64 @@ static Py_ssize_t lookup(const Table *t, const Py_UCS4 *s, Py_ssize_t n) {
     }
 }
 
+
 /* -- per text: feature id -> count ---------------------------------------------------- */
 
-typedef struct { uint32_t *key; double *count; size_t mask, used; } Counts;
+/* A count per feature, dense: counting a 5 KB mail's ~12,000 n-grams is then an index
+ * each, where a hash table cost a mix and a probe each and a fresh table per text.
+ * `seen` lists the features counted, in the order first met: only those are read, and
+ * zeroed after, so a text costs what it holds, not the vocabulary's size. A call takes
+ * one from its table's pool and gives it back (calls run with the GIL released, so a
+ * table may be scoring several texts at once). Counts are whole numbers: no text the
+ * gateway passes comes near 2^32 n-grams of one kind (TEXT_LONGEST). */
+typedef struct Counts {
+    uint32_t *count;        /* per feature; 0: not in this text */
+    uint32_t *seen;
+    size_t n_seen;
+    struct Counts *next;    /* in the pool */
+} Counts;
 
-static int counts_init(Counts *c, size_t hint) {
-    size_t cap = pow2_at_least(hint * 2);
-    c->key = calloc(cap, sizeof(uint32_t));
-    c->count = malloc(cap * sizeof(double));
-    c->mask = cap - 1;
-    c->used = 0;
-    return c->key && c->count ? 0 : -1;
+#define TEXT_LONGEST ((Py_ssize_t)1 << 28)     /* code points; x (max_n - min_n + 1) < 2^32 */
+
+static inline void counts_add(Counts *c, uint32_t id, uint32_t by) {
+    if (!c->count[id]) c->seen[c->n_seen++] = id;
+    c->count[id] += by;
 }
 
-static int counts_add(Counts *c, uint32_t id, double by) {
-    if ((c->used + 1) * 2 > c->mask + 1) {         /* grow at half full */
-        Counts bigger;
-        if (counts_init(&bigger, (c->mask + 1)) < 0) {
-            free(bigger.key); free(bigger.count);
-            return -1;
-        }
-        for (size_t i = 0; i <= c->mask; i++)
-            if (c->key[i]) counts_add(&bigger, c->key[i] - 1, c->count[i]);
-        free(c->key); free(c->count);
-        *c = bigger;
+/* A count table from the pool, all zero (NULL: out of memory). */
+static Counts *counts_take(Table *t) {
+    PyThread_acquire_lock(t->pool_lock, WAIT_LOCK);
+    Counts *c = t->spare;
+    if (c) t->spare = c->next;
+    PyThread_release_lock(t->pool_lock);
+    if (c) return c;
+    c = calloc(1, sizeof(Counts));
+    if (!c) return NULL;
+    c->count = calloc((size_t)t->n_features + 1, sizeof(uint32_t));
+    c->seen = malloc(sizeof(uint32_t) * ((size_t)t->n_features + 1));
+    if (!c->count || !c->seen) {
+        free(c->count); free(c->seen); free(c);
+        return NULL;
     }
-    for (size_t i = (size_t)mix64(id) & c->mask;; i = (i + 1) & c->mask) {
-        if (c->key[i] == id + 1) { c->count[i] += by; return 0; }
-        if (!c->key[i]) { c->key[i] = id + 1; c->count[i] = by; c->used++; return 0; }
-    }
+    return c;
+}
+
+/* Zeroes what the text counted and puts the table back in the pool. */
+static void counts_give_back(Table *t, Counts *c) {
+    for (size_t i = 0; i < c->n_seen; i++) c->count[c->seen[i]] = 0;
+    c->n_seen = 0;
+    PyThread_acquire_lock(t->pool_lock, WAIT_LOCK);
+    c->next = t->spare;
+    t->spare = c;
+    PyThread_release_lock(t->pool_lock);
+}
+
+/* 1 + log(n) for the counts most n-grams have (sublinear tf): a read, not a call */
+#define TF_TABLE 256
+static double SUBLINEAR_TF[TF_TABLE];
+
+static inline double sublinear_tf(uint32_t n) {
+    return n < TF_TABLE ? SUBLINEAR_TF[n] : 1.0 + log((double)n);
 }
 
 /* -- analyzers -------------------------------------------------------------------------- */
@@ -173,14 +205,17 @@ static inline uint64_t hash_tokens(const Py_UCS4 *s, const Py_ssize_t *start,
     return mix64(h);
 }
 
-/* "word": tokens are maximal runs of \w; n-grams join tokens with one space. */
+/* "word": tokens are maximal runs of \w; n-grams join tokens with one space. Every
+ * n-gram is probed afresh, each probe a cache miss: all of a text's n-gram hashes are
+ * taken first, so that the slot PREFETCH_AHEAD n-grams on can be asked for while this
+ * one is probed (a term is known by its hash: the n-gram itself is never built). */
 static int word_grams(const Table *t, const Py_UCS4 *s, Py_ssize_t len, Counts *c) {
     /* a token and the character after it: at most (len + 1) / 2 tokens */
     Py_ssize_t *start = malloc(sizeof(Py_ssize_t) * (size_t)(len / 2 + 1));
     Py_ssize_t *tlen = malloc(sizeof(Py_ssize_t) * (size_t)(len / 2 + 1));
-    Py_UCS4 *gram = malloc(sizeof(Py_UCS4) * (size_t)(t->max_term + 1));
+    uint64_t *hashes = malloc(sizeof(uint64_t) * (size_t)(len / 2 + 1));
     int rc = 0;
-    if (!start || !tlen || !gram) { rc = -1; goto done; }
+    if (!start || !tlen || !hashes) { rc = -1; goto done; }
     Py_ssize_t ntok = 0;
     for (Py_ssize_t i = 0; i < len;) {
         if (!is_word_char(s[i])) { i++; continue; }
@@ -189,33 +224,26 @@ static int word_grams(const Table *t, const Py_UCS4 *s, Py_ssize_t len, Counts *
         start[ntok] = i; tlen[ntok] = j - i; ntok++;
         i = j;
     }
-    for (int n = t->min_n; n <= t->max_n && rc == 0; n++) {
+    for (int n = t->min_n; n <= t->max_n; n++) {
+        Py_ssize_t ngrams = 0;          /* those no longer than the longest term */
         for (Py_ssize_t i = 0; i + n <= ntok; i++) {
-            /* every token is probed afresh, each probe a cache miss: ask for the slot of
-             * the n-gram PREFETCH_AHEAD tokens on while this one is probed */
-            Py_ssize_t ahead = i + PREFETCH_AHEAD;
-            if (ahead + n <= ntok)
-                __builtin_prefetch(t->slots + (hash_tokens(s, start, tlen, ahead, n) & t->mask));
             Py_ssize_t glen = n - 1;
             for (int m = 0; m < n; m++) glen += tlen[i + m];
-            if (glen > t->max_term) continue;
-            Py_ssize_t pos = 0;
-            for (int m = 0; m < n; m++) {
-                if (m) gram[pos++] = ' ';
-                memcpy(gram + pos, s + start[i + m], sizeof(Py_UCS4) * (size_t)tlen[i + m]);
-                pos += tlen[i + m];
-            }
-            Py_ssize_t id = lookup(t, gram, glen);
-            if (id >= 0 && counts_add(c, (uint32_t)id, 1.0) < 0) { rc = -1; break; }
+            if (glen <= t->max_term) hashes[ngrams++] = hash_tokens(s, start, tlen, i, n);
+        }
+        for (Py_ssize_t i = 0; i < ngrams; i++) {
+            if (i + PREFETCH_AHEAD < ngrams)
+                __builtin_prefetch(t->slots + (hashes[i + PREFETCH_AHEAD] & t->mask));
+            Py_ssize_t id = lookup_hash(t, hashes[i]);
+            if (id >= 0) counts_add(c, (uint32_t)id, 1);
         }
     }
 done:
-    free(start); free(tlen); free(gram);
+    free(start); free(tlen); free(hashes);
     return rc;
 }
 
 #define MAX_PROBE 64
-#define HINT_MOST (1 << 16)     /* distinct n-grams a count table starts with room for */
 
 /* How many n-gram ids a word of `wlen` code points can have, at most. */
 static Py_ssize_t word_ids_room(const Table *t, Py_ssize_t wlen) {
@@ -224,43 +252,37 @@ static Py_ssize_t word_ids_room(const Table *t, Py_ssize_t wlen) {
 
 /* The vocabulary ids of one whitespace-delimited word's n-grams, padded with a space each
  * side, exactly as scikit-learn's _char_wb_ngrams: a padded word no longer than n is one
- * n-gram (the whole of it) and ends the loop over n. `out` holds at least
- * word_ids_room(t, wlen) ids; returns how many it wrote. */
+ * n-gram (the whole of it) and ends the loop over n. `hashes` and `out` hold at least
+ * word_ids_room(t, wlen) each; returns how many ids it wrote to `out`. */
 static Py_ssize_t word_char_ids(const Table *t, const Py_UCS4 *w, Py_ssize_t wlen,
-                                Py_UCS4 *padded, uint32_t *out) {
-    Py_ssize_t plen = wlen + 2, n_out = 0;
+                                Py_UCS4 *padded, uint64_t *hashes, uint32_t *out) {
+    Py_ssize_t plen = wlen + 2, n_hashes = 0, n_out = 0;
     padded[0] = ' ';
     memcpy(padded + 1, w, sizeof(Py_UCS4) * (size_t)wlen);
     padded[plen - 1] = ' ';
-    /* A word met for the first time probes the vocabulary once per n-gram, each probe a
-     * cache miss: the slots of its first PREFETCH_GRAMS n-grams are asked for together
-     * before any is probed, so the misses overlap. */
-    Py_ssize_t asked = 0;
-    for (int n = t->min_n; n <= t->max_n && asked < PREFETCH_GRAMS; n++) {
+    for (int n = t->min_n; n <= t->max_n; n++) {
         Py_ssize_t len = plen <= n ? plen : n;
-        for (Py_ssize_t off = 0; off + len <= plen && asked < PREFETCH_GRAMS; off++, asked++)
-            if (len <= t->max_term)
-                __builtin_prefetch(t->slots + (hash_cp(padded + off, len) & t->mask));
+        if (len <= t->max_term)
+            for (Py_ssize_t off = 0; off + len <= plen; off++)
+                hashes[n_hashes++] = hash_cp(padded + off, len);
         if (plen <= n) break;
     }
-    for (int n = t->min_n; n <= t->max_n; n++) {
-        if (plen <= n) {
-            Py_ssize_t id = lookup(t, padded, plen);
-            if (id >= 0) out[n_out++] = (uint32_t)id;
-            break;
-        }
-        for (Py_ssize_t off = 0; off + n <= plen; off++) {
-            Py_ssize_t id = lookup(t, padded + off, n);
-            if (id >= 0) out[n_out++] = (uint32_t)id;
-        }
+    /* A word met for the first time probes the vocabulary once per n-gram, each probe a
+     * cache miss: the slots PREFETCH_GRAMS n-grams on are asked for while these are
+     * probed, so the misses overlap. */
+    for (Py_ssize_t i = 0; i < n_hashes && i < PREFETCH_GRAMS; i++)
+        __builtin_prefetch(t->slots + (hashes[i] & t->mask));
+    for (Py_ssize_t i = 0; i < n_hashes; i++) {
+        if (i + PREFETCH_GRAMS < n_hashes)
+            __builtin_prefetch(t->slots + (hashes[i + PREFETCH_GRAMS] & t->mask));
+        Py_ssize_t id = lookup_hash(t, hashes[i]);
+        if (id >= 0) out[n_out++] = (uint32_t)id;
     }
     return n_out;
 }
 
-static int add_ids(Counts *c, const uint32_t *ids, Py_ssize_t n, double times) {
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (counts_add(c, ids[i], times) < 0) return -1;
-    return 0;
+static void add_ids(Counts *c, const uint32_t *ids, Py_ssize_t n, uint32_t times) {
+    for (Py_ssize_t i = 0; i < n; i++) counts_add(c, ids[i], times);
 }
 
 static int cache_alloc(WordCache *wc) {
@@ -291,15 +313,36 @@ static Word *cache_slot(WordCache *wc, const Py_UCS4 *w, Py_ssize_t wlen, uint64
     return NULL;
 }
 
-/* Adds one word's n-grams, `times` over, through the cache. `scratch` holds
- * word_ids_room(t, wlen) ids. Called with cache_lock held. */
-static int cached_word(Table *t, const Py_UCS4 *w, Py_ssize_t wlen, uint64_t h,
-                       Py_UCS4 *padded, uint32_t *scratch, double times, Counts *c) {
+/* Room to work out one word's n-gram ids: the padded word, its n-grams' hashes, the ids. */
+typedef struct { Py_UCS4 *padded; uint64_t *hashes; uint32_t *ids; } WordScratch;
+
+static int scratch_alloc(WordScratch *ws, const Table *t, Py_ssize_t wlen) {
+    ws->padded = malloc(sizeof(Py_UCS4) * (size_t)(wlen + 2));
+    ws->hashes = malloc(sizeof(uint64_t) * (size_t)word_ids_room(t, wlen));
+    ws->ids = malloc(sizeof(uint32_t) * (size_t)word_ids_room(t, wlen));
+    return ws->padded && ws->hashes && ws->ids ? 0 : -1;
+}
+
+static void scratch_free(WordScratch *ws) {
+    free(ws->padded); free(ws->hashes); free(ws->ids);
+}
+
+static inline Py_ssize_t scratch_ids(const Table *t, const Py_UCS4 *w, Py_ssize_t wlen,
+                                     WordScratch *ws) {
+    return word_char_ids(t, w, wlen, ws->padded, ws->hashes, ws->ids);
+}
+
+/* Adds one word's n-grams, `times` over, through the cache. `ws` has room for a word of
+ * `wlen`. Called with cache_lock held. */
+static void cached_word(Table *t, const Py_UCS4 *w, Py_ssize_t wlen, uint64_t h,
+                        WordScratch *ws, uint32_t times, Counts *c) {
     WordCache *wc = &t->cache;
     Word *e = wlen <= CACHE_LONGEST_WORD ? cache_slot(wc, w, wlen, h) : NULL;
-    if (e && e->hash)
-        return add_ids(c, wc->ids + e->ids_off, e->n_ids, times);
-    Py_ssize_t n = word_char_ids(t, w, wlen, padded, scratch);
+    if (e && e->hash) {
+        add_ids(c, wc->ids + e->ids_off, e->n_ids, times);
+        return;
+    }
+    Py_ssize_t n = scratch_ids(t, w, wlen, ws);
     if (e) {
         if ((wc->used + 1) * 2 > CACHE_SLOTS || wc->key_used + wlen > CACHE_KEY_CPS
                 || wc->ids_used + n > CACHE_IDS) {     /* full: start again */
@@ -309,10 +352,10 @@ static int cached_word(Table *t, const Py_UCS4 *w, Py_ssize_t wlen, uint64_t h,
         }
         *e = (Word){h | 1, wc->key_used, (uint32_t)wlen, wc->ids_used, (uint32_t)n};
         memcpy(wc->keys + wc->key_used, w, sizeof(Py_UCS4) * (size_t)wlen);
-        memcpy(wc->ids + wc->ids_used, scratch, sizeof(uint32_t) * (size_t)n);
+        memcpy(wc->ids + wc->ids_used, ws->ids, sizeof(uint32_t) * (size_t)n);
         wc->used++; wc->key_used += (uint32_t)wlen; wc->ids_used += (uint32_t)n;
     }
-    return add_ids(c, scratch, n, times);
+    add_ids(c, ws->ids, n, times);
 }
 
 static int char_wb_grams(Table *t, const Py_UCS4 *s, Py_ssize_t len, Counts *c) {
@@ -325,10 +368,9 @@ static int char_wb_grams(Table *t, const Py_UCS4 *s, Py_ssize_t len, Counts *c) 
     Py_ssize_t *wstart = malloc(sizeof(Py_ssize_t) * cap);
     Py_ssize_t *wlen = calloc(cap, sizeof(Py_ssize_t));
     uint64_t *whash = malloc(sizeof(uint64_t) * cap);
-    double *wcount = malloc(sizeof(double) * cap);
+    uint32_t *wcount = malloc(sizeof(uint32_t) * cap);
     Py_ssize_t longest = 0;
-    Py_UCS4 *padded = NULL;
-    uint32_t *scratch = NULL;
+    WordScratch ws = {NULL, NULL, NULL};
     int rc = 0;
     if (!wstart || !wlen || !whash || !wcount) { rc = -1; goto done; }
     for (Py_ssize_t i = 0; i < len;) {
@@ -342,43 +384,59 @@ static int char_wb_grams(Table *t, const Py_UCS4 *s, Py_ssize_t len, Counts *c) 
         int placed = 0;
         for (int probe = 0; probe < MAX_PROBE; probe++, slot = (slot + 1) & (cap - 1)) {
             if (!wlen[slot]) {
-                wstart[slot] = i; wlen[slot] = n; whash[slot] = h; wcount[slot] = 1.0;
+                wstart[slot] = i; wlen[slot] = n; whash[slot] = h; wcount[slot] = 1;
                 placed = 1;
                 break;
             }
             if (whash[slot] == h && wlen[slot] == n
                     && memcmp(s + wstart[slot], s + i, sizeof(Py_UCS4) * (size_t)n) == 0) {
-                wcount[slot] += 1.0;
+                wcount[slot] += 1;
                 placed = 1;
                 break;
             }
         }
         if (!placed) {          /* a long probe: count this occurrence on its own */
-            padded = malloc(sizeof(Py_UCS4) * (size_t)(n + 2));
-            scratch = malloc(sizeof(uint32_t) * (size_t)word_ids_room(t, n));
-            rc = padded && scratch
-                 ? add_ids(c, scratch, word_char_ids(t, s + i, n, padded, scratch), 1.0) : -1;
-            free(padded); free(scratch);
-            padded = NULL; scratch = NULL;
+            WordScratch one;
+            if (scratch_alloc(&one, t, n) == 0)
+                add_ids(c, one.ids, scratch_ids(t, s + i, n, &one), 1);
+            else
+                rc = -1;
+            scratch_free(&one);
             if (rc < 0) goto done;
         }
         i = j;
     }
-    padded = malloc(sizeof(Py_UCS4) * (size_t)(longest + 2));
-    scratch = malloc(sizeof(uint32_t) * (size_t)word_ids_room(t, longest));
-    if (!padded || !scratch) { rc = -1; goto done; }
+    /* the distinct words in a row: each one's cache slot is a miss, asked for
+     * PREFETCH_AHEAD words before it is read */
+    size_t n_distinct = 0;
+    for (size_t slot = 0; slot < cap; slot++)
+        if (wlen[slot]) {
+            wstart[n_distinct] = wstart[slot]; wlen[n_distinct] = wlen[slot];
+            whash[n_distinct] = whash[slot]; wcount[n_distinct++] = wcount[slot];
+        }
+    if (scratch_alloc(&ws, t, longest) < 0) { rc = -1; goto done; }
     PyThread_acquire_lock(t->cache_lock, WAIT_LOCK);
     if (!t->cache.words && cache_alloc(&t->cache) < 0) {
         cache_free(&t->cache);
         rc = -1;
     }
-    for (size_t slot = 0; slot < cap && rc == 0; slot++)
-        if (wlen[slot])
-            rc = cached_word(t, s + wstart[slot], wlen[slot], whash[slot], padded, scratch,
-                             wcount[slot], c);
+    const WordCache *wc = &t->cache;
+    for (size_t k = 0; k < n_distinct && rc == 0; k++) {
+        if (k + 2 * PREFETCH_AHEAD < n_distinct)
+            __builtin_prefetch(wc->words + (whash[k + 2 * PREFETCH_AHEAD] & (CACHE_SLOTS - 1)));
+        if (k + PREFETCH_AHEAD < n_distinct) {  /* its slot has come: ask for what it holds */
+            const Word *e = wc->words + (whash[k + PREFETCH_AHEAD] & (CACHE_SLOTS - 1));
+            if (e->hash == (whash[k + PREFETCH_AHEAD] | 1)) {
+                __builtin_prefetch(wc->keys + e->key_off);
+                __builtin_prefetch(wc->ids + e->ids_off);
+            }
+        }
+        cached_word(t, s + wstart[k], wlen[k], whash[k], &ws, wcount[k], c);
+    }
     PyThread_release_lock(t->cache_lock);
 done:
-    free(wstart); free(wlen); free(whash); free(wcount); free(padded); free(scratch);
+    free(wstart); free(wlen); free(whash); free(wcount);
+    scratch_free(&ws);
     return rc;
 }
 
@@ -388,6 +446,12 @@ static void Table_dealloc(Table *t) {
     free(t->slots); free(t->rows);
     cache_free(&t->cache);
     if (t->cache_lock) PyThread_free_lock(t->cache_lock);
+    if (t->pool_lock) PyThread_free_lock(t->pool_lock);
+    while (t->spare) {
+        Counts *c = t->spare;
+        t->spare = c->next;
+        free(c->count); free(c->seen); free(c);
+    }
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
@@ -431,7 +495,7 @@ static int Table_init(Table *t, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_ValueError, "bad n-gram range or k");
         return -1;
     }
-    if (t->rows || t->slots || t->cache_lock) {
+    if (t->rows || t->slots || t->cache_lock || t->pool_lock) {
         PyErr_SetString(PyExc_RuntimeError, "NgramTable is initialised once");
         return -1;
     }
@@ -441,7 +505,8 @@ static int Table_init(Table *t, PyObject *args, PyObject *kw) {
         return -1;
     }
     t->char_wb = analyzer[0] == 'c';
-    if (t->char_wb && !(t->cache_lock = PyThread_allocate_lock())) {
+    if (!(t->pool_lock = PyThread_allocate_lock())
+            || (t->char_wb && !(t->cache_lock = PyThread_allocate_lock()))) {
         PyErr_NoMemory();
         return -1;
     }
@@ -505,35 +570,30 @@ static PyObject *Table_dot(Table *t, PyObject *text) {
         return NULL;
     }
     Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    if (len > TEXT_LONGEST) {
+        PyErr_SetString(PyExc_ValueError, "text too long to score");
+        return NULL;
+    }
     Py_UCS4 *s = PyUnicode_AsUCS4Copy(text);
     if (!s) return NULL;
     double *out = calloc((size_t)t->k, sizeof(double));
-    if (!out) { PyMem_Free(s); return PyErr_NoMemory(); }
+    Counts *c = out ? counts_take(t) : NULL;
+    if (!c) { free(out); PyMem_Free(s); return PyErr_NoMemory(); }
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    Counts c;
-    /* room for the text's distinct n-grams (a char_wb text has about one per character,
-     * a word text one per seven): growing the table as it filled cost a fifth of the
-     * time. A longer text starts with room for HINT_MOST and grows as it fills. */
-    Py_ssize_t hint = (t->char_wb ? len : len / 4) + 64;
-    rc = counts_init(&c, (size_t)(hint < HINT_MOST ? hint : HINT_MOST));
-    if (rc == 0)
-        rc = t->char_wb ? char_wb_grams(t, s, len, &c) : word_grams(t, s, len, &c);
+    rc = t->char_wb ? char_wb_grams(t, s, len, c) : word_grams(t, s, len, c);
     if (rc == 0) {
         /* A mail's features land all over the weight rows, each row a cache miss: the
-         * used slots are listed first, so that the row PREFETCH_AHEAD entries on can be
-         * asked for while this one is added (same order of sums, same result). */
-        size_t n_used = 0;
-        for (size_t i = 0; i <= c.mask; i++)
-            if (c.key[i]) c.key[n_used] = c.key[i], c.count[n_used++] = c.count[i];
+         * row PREFETCH_AHEAD features on is asked for while this one is added. */
         double sumsq = 0.0;
         const size_t stride = (size_t)(t->k + 1);
-        for (size_t i = 0; i < n_used; i++) {
-            if (i + PREFETCH_AHEAD < n_used)
-                __builtin_prefetch(t->rows + (size_t)(c.key[i + PREFETCH_AHEAD] - 1) * stride);
-            uint32_t id = c.key[i] - 1;
-            double tf = t->sublinear ? 1.0 + log(c.count[i]) : c.count[i];
-            const float *row = t->rows + (size_t)id * stride;
+        const uint32_t *seen = c->seen;
+        for (size_t i = 0; i < c->n_seen; i++) {
+            if (i + PREFETCH_AHEAD < c->n_seen)
+                __builtin_prefetch(t->rows + (size_t)seen[i + PREFETCH_AHEAD] * stride);
+            uint32_t n = c->count[seen[i]];
+            double tf = t->sublinear ? sublinear_tf(n) : n;
+            const float *row = t->rows + (size_t)seen[i] * stride;
             double v = tf * row[0];
             const float *w = row + 1;
             sumsq += v * v;
@@ -544,7 +604,7 @@ static PyObject *Table_dot(Table *t, PyObject *text) {
             for (Py_ssize_t j = 0; j < t->k; j++) out[j] /= norm;
         }
     }
-    free(c.key); free(c.count);
+    counts_give_back(t, c);
     Py_END_ALLOW_THREADS
     PyMem_Free(s);
     if (rc < 0) { free(out); return PyErr_NoMemory(); }
@@ -588,6 +648,7 @@ PyMODINIT_FUNC PyInit__ngrams(void) {
     if (!bytes) return NULL;
     memcpy(&SEED, PyBytes_AS_STRING(bytes), 8);
     ascii_classes();
+    for (int n = 1; n < TF_TABLE; n++) SUBLINEAR_TF[n] = 1.0 + log((double)n);
     Py_DECREF(bytes);
     if (PyType_Ready(&TableType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);

@@ -108,3 +108,15 @@ def test_words_remembered_between_texts_give_the_same_numbers(classifier):
     for docs in (texts, texts[::-1], [flood], texts, [f"{long_words} {t}" for t in texts]):
         np.testing.assert_allclose(table.dot(docs, weights),
                                    np.asarray(vec.transform(docs) @ weights), atol=1e-5)
+
+
+def test_a_text_too_long_to_count_is_refused_plainly(classifier):
+    """Counts are 32-bit: a text of more than 2^28 code points is refused with a clear
+    error before anything is copied (the gateway scores at most max_scored_chars)."""
+    table = FastTfidf(classifier.bundle.char)
+    weights = np.ones((len(classifier.bundle.char.idf_), 1), np.float32)
+    with pytest.raises(ValueError, match="too long"):
+        table.dot(["a" * ((1 << 28) + 1)], weights)
+    np.testing.assert_allclose(table.dot(["still scores"], weights),
+                               np.asarray(classifier.bundle.char.transform(["still scores"])
+                                          @ weights), atol=1e-5)
