@@ -20,6 +20,7 @@ def test_the_benchmark_prints_its_table():
                 "| batched x16, per message |", "| batched x64, per message |",
                 "| n-gram scoring inside the single messages above, per message |",
                 "| model load |", "| RSS growth on load |",
+                "| RSS growth once scoring (remembered words, count tables) |",
                 "| this machine: sum(range(1,000,000)) in Python |"):
         assert row in out.stdout
 
