@@ -203,29 +203,42 @@ class ContentCheck:
             self.classifier = self.watcher.current()
         # reading attachments (archives decompressed, documents unzipped) and scoring
         # both block: off the event loop, as the classifier always was
-        scored, unscored = await asyncio.to_thread(self._read_and_classify, mail, message,
-                                                   self.classifier)
+        scored, unscored, unread = await asyncio.to_thread(
+            self._read_and_classify, mail, message, self.classifier)
         findings = self._per_audience(scored, envelope, self.classifier)
-        if unscored:
-            findings.append(Finding(
-                "content.unscored", Severity.LOW, 0.0,
-                f"{unscored} characters of text were not checked: the content check reads "
-                f"the first {self.settings.max_scored_chars} of a message",
-                {"unscored_chars": unscored, "max_scored_chars": self.settings.max_scored_chars}))
+        if unscored or unread:
+            findings.append(self._unscored(unscored, unread))
         findings.extend(self._time_volume_capacity(message, envelope, mail))
         return findings
 
-    def _pieces(self, mail: MailText, message: Message) -> tuple[list[tuple[str, str]], int]:
-        """(where, text) pieces to score, own words first, and how many characters (bytes,
-        of an attachment too long to read) are left unscored beyond max_scored_chars."""
+    def _unscored(self, chars: int, unread_bytes: int) -> Finding:
+        """What was not checked: characters of text beyond what is read, and bytes of
+        attachments not read at all (encrypted, broken or cut off): two units, said apart."""
+        said = []
+        if chars:
+            said.append(f"{chars} characters of text (the content check reads the first "
+                        f"{self.settings.max_scored_chars} of a message)")
+        if unread_bytes:
+            said.append(f"{unread_bytes} bytes of attachments it could not read as text "
+                        "(encrypted, broken or too long)")
+        return Finding("content.unscored", Severity.LOW, 0.0,
+                       f"Not checked: {' and '.join(said)}",
+                       {"unscored_chars": chars, "unread_attachment_bytes": unread_bytes,
+                        "max_scored_chars": self.settings.max_scored_chars})
+
+    def _pieces(self, mail: MailText, message: Message
+                ) -> tuple[list[tuple[str, str]], int, int]:
+        """(where, text) pieces to score, own words first; how many characters of text are
+        left unscored beyond max_scored_chars; how many bytes of attachments were not read."""
         room = self.settings.max_scored_chars
         sections = [("own words", mail.own), ("forwarded text", mail.forwarded),
                     ("quoted text", mail.quoted)]
         # attachments are read only as far as the message's own text leaves room
-        attached, unscored = attached_text(
+        attached, unread = attached_text(
             message, max(0, room - sum(len(text) for _, text in sections)))
         sections += attached
         out: list[tuple[str, str]] = []
+        unscored = 0
         for where, text in sections:
             start = 0
             while start < len(text):
@@ -237,16 +250,18 @@ class ContentCheck:
                 room -= end - start
                 start = end
             unscored += len(text) - start
-        return out, unscored
+        return out, unscored, unread
 
     def _read_and_classify(self, mail: MailText, message: Message, classifier: Classifier
-                           ) -> tuple[list[tuple[str, Result]], int]:
-        """(where, result) for each piece, classified at once, and the characters unscored."""
-        pieces, unscored = self._pieces(mail, message)
+                           ) -> tuple[list[tuple[str, Result]], int, int]:
+        """(where, result) for each piece, classified at once; the characters unscored and
+        the attachment bytes unread."""
+        pieces, unscored, unread = self._pieces(mail, message)
         if not pieces:
-            return [], unscored
+            return [], unscored, unread
         results = classifier.score([t for _, t in pieces], explain=True)
-        return [(where, r) for (where, _), r in zip(pieces, results, strict=True)], unscored
+        return ([(where, r) for (where, _), r in zip(pieces, results, strict=True)],
+                unscored, unread)
 
     def _per_audience(self, scored: list[tuple[str, Result]], envelope: Envelope,
                       classifier: Classifier) -> list[Finding]:

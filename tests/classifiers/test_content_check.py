@@ -154,6 +154,8 @@ async def test_text_beyond_what_is_read_is_said_and_held_for_a_pupil(policy):
     assert "content.gross.racist" not in by        # it lies beyond the 3,000 read
     unread = by["content.unscored"].data["unscored_chars"]
     assert len(body) - 3_000 <= unread <= len(body) - 2_000
+    assert by["content.unscored"].data["unread_attachment_bytes"] == 0
+    assert f"{unread} characters of text" in by["content.unscored"].detail
     decisions = {d.audience: d.action for d in policy.decide(findings, env)}
     assert decisions == {Audience.PUPIL: Action.QUARANTINE, Audience.STAFF: Action.TAG}
 
@@ -315,7 +317,10 @@ async def test_an_archive_that_cannot_be_read_is_said_to_be_unscored(check):
     data[at:at + 8] = b"\xff" * 8                               # so its CRC fails
     findings = await check.run(Message.parse(attach(bytes(data), "files.zip")),
                                envelope(Audience.PUPIL))
-    assert {f.code: f for f in findings}["content.unscored"].data["unscored_chars"] == len(data)
+    unscored = {f.code: f for f in findings}["content.unscored"]
+    assert unscored.data["unread_attachment_bytes"] == len(data)
+    assert unscored.data["unscored_chars"] == 0          # bytes are not called characters
+    assert f"{len(data)} bytes of attachments" in unscored.detail
 
 
 async def test_a_document_that_cannot_be_read_is_said_to_be_unscored(check, policy):
@@ -325,7 +330,8 @@ async def test_a_document_that_cannot_be_read_is_said_to_be_unscored(check, poli
     raw = raw.replace(b'filename="data.bin"', b'filename="essay.docx"')
     env = envelope(Audience.PUPIL)
     findings = await check.run(Message.parse(raw), env)
-    assert {f.code: f for f in findings}["content.unscored"].data["unscored_chars"] == len(broken)
+    assert {f.code: f for f in findings}["content.unscored"].data[
+        "unread_attachment_bytes"] == len(broken)
     assert policy.decide(findings, env)[0].action == Action.QUARANTINE
 
 
