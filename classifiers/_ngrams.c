@@ -120,8 +120,9 @@ static Py_ssize_t lookup_hash(const Table *t, uint64_t h) {
  * `seen` lists the features counted, in the order first met: only those are read, and
  * zeroed after, so a text costs what it holds, not the vocabulary's size. A call takes
  * one from its table's pool and gives it back (calls run with the GIL released, so a
- * table may be scoring several texts at once). Counts are whole numbers: no text the
- * gateway passes comes near 2^32 n-grams of one kind (TEXT_LONGEST). */
+ * table may be scoring several texts at once). Counts are 32-bit whole numbers: a text
+ * with room for more n-grams than that is refused (fits_counts); the gateway scores at
+ * most 200,000 characters a message, and the limit is hundreds of millions. */
 typedef struct Counts {
     uint32_t *count;        /* per feature; 0: not in this text */
     uint32_t *seen;
@@ -129,7 +130,11 @@ typedef struct Counts {
     struct Counts *next;    /* in the pool */
 } Counts;
 
-#define TEXT_LONGEST ((Py_ssize_t)1 << 28)     /* code points; x (max_n - min_n + 1) < 2^32 */
+/* A text of `len` code points has fewer than 3 * len n-grams of each length (char_wb
+ * pads each word with a space each side), so no count can pass 2^32 if this holds. */
+static int fits_counts(const Table *t, Py_ssize_t len) {
+    return (uint64_t)len * 3 * (uint64_t)(t->max_n - t->min_n + 1) < UINT32_MAX;
+}
 
 static inline void counts_add(Counts *c, uint32_t id, uint32_t by) {
     if (!c->count[id]) c->seen[c->n_seen++] = id;
@@ -570,8 +575,9 @@ static PyObject *Table_dot(Table *t, PyObject *text) {
         return NULL;
     }
     Py_ssize_t len = PyUnicode_GET_LENGTH(text);
-    if (len > TEXT_LONGEST) {
-        PyErr_SetString(PyExc_ValueError, "text too long to score");
+    if (!fits_counts(t, len)) {
+        PyErr_SetString(PyExc_ValueError, "text too long to score: more n-grams than a "
+                        "32-bit count holds");
         return NULL;
     }
     Py_UCS4 *s = PyUnicode_AsUCS4Copy(text);
