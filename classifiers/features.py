@@ -29,6 +29,11 @@ from classifiers.lexicon import (
 )
 from classifiers.normalise import NON_ASCII, normalise
 
+try:        # two whole-text scans compiled; the Python below gives the same answers
+    from classifiers._scan import Needles, letter_counts
+except ImportError:     # not built: pip install -e . builds it
+    Needles = letter_counts = None
+
 PLACEHOLDER = "xidx"
 _WORD = re.compile(r"[a-z0-9']+")
 _LETTERS = re.compile(r"[^\W\d_]")
@@ -108,6 +113,23 @@ _CUE_LEAD, _CUE_TRAIL = 16, 16
 # after its end ("grp deserve to just get exterminated"); nothing in it is open-ended.
 _EXCLUSION_NEEDLES = ("grp", "go back to", "send them back")
 _EXCLUSION_LEAD, _EXCLUSION_TRAIL = 20, 40
+_COMPILED_NEEDLES = {} if Needles is None else {
+    needles: Needles(needles) for needles in (_COUNTER_NEEDLES, _EXCLUSION_NEEDLES)}
+
+
+def needle_spans(text: str, needles: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(start, end) of every occurrence of every needle in `text`, overlaps included,
+    sorted. Compiled for the needle sets below (one scan, where str.find is one a needle)."""
+    compiled = _COMPILED_NEEDLES.get(needles)
+    if compiled is not None:
+        return compiled.spans(text)
+    spans = []
+    for needle in needles:
+        at = text.find(needle)
+        while at >= 0:
+            spans.append((at, at + len(needle)))
+            at = text.find(needle, at + 1)
+    return sorted(spans)
 
 
 def count_near(pattern: re.Pattern, text: str, needles: tuple[str, ...], lead: int,
@@ -116,16 +138,11 @@ def count_near(pattern: re.Pattern, text: str, needles: tuple[str, ...], lead: i
     starts at most `lead` characters before it and ends at most `trail` after its end:
     only the stretches of whole words around each needle are scanned, where the regex
     over a 5 KB mail costs a tenth of a millisecond or more."""
-    spans = []
-    for needle in needles:
-        at = text.find(needle)
-        while at >= 0:
-            spans.append((at, at + len(needle)))
-            at = text.find(needle, at + 1)
+    spans = needle_spans(text, needles)
     if not spans:
         return 0
     count, lo, hi = 0, 0, -1
-    for start, end in sorted(spans):
+    for start, end in spans:
         first = text.rfind(" ", 0, max(0, start - lead)) + 1      # a word's start
         last = text.find(" ", end + trail)                          # a word's end
         last = len(text) if last < 0 else last
@@ -216,6 +233,9 @@ _NOT_LOWER = bytes(c for c in range(256) if not 97 <= c <= 122)        # all but
 
 def shouting_ratio(raw: str) -> float:
     """The share of letters in capitals (0 for fewer than 21 letters)."""
+    if letter_counts is not None:
+        upper, n_letters = letter_counts(raw)
+        return upper / n_letters if n_letters > 20 else 0.0
     # ASCII letters are counted by bytes.translate in C; only the non-ASCII runs (an
     # apostrophe here, an accent there) go letter by letter
     ascii_bytes = raw.encode("ascii", "ignore")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from classifiers import modelfile
-from classifiers.features import PLACEHOLDER, prepare, words_of
+from classifiers.features import PLACEHOLDER, Needles, prepare, words_of
 from classifiers.lexicon import PROFANITY, SEXUAL, SLURS
 from classifiers.model import Bundle, NgramTable, at_least
 from classifiers.normalise import Tidier
@@ -70,6 +70,9 @@ class Classifier:
         if Tidier is None:
             log.warning("classifiers._normalise is not built (pip install -e . with gcc and "
                         "the Python headers): normalising in Python, slower")
+        if Needles is None:
+            log.warning("classifiers._scan is not built (pip install -e . with gcc and the "
+                        "Python headers): counting the lexicon in Python, slower")
         return cls(bundle, card, thresholds)
 
     @property

@@ -61,9 +61,23 @@ def test_fold_on_non_ascii_runs_is_fold_on_the_whole_text(seed):
         assert normalise.fold_confusables(text) == _fold_whole_text(text), repr(text)
 
 
+@pytest.fixture(params=["compiled", "python"])
+def scan_path(request, monkeypatch):
+    """Each test that takes this runs on classifiers._scan's scans and on the Python ones."""
+    if request.param == "python":
+        monkeypatch.setattr(features, "letter_counts", None)
+        monkeypatch.setattr(features, "_COMPILED_NEEDLES", {})
+    else:
+        assert features.Needles is not None, "classifiers._scan is not built"
+        assert features._COMPILED_NEEDLES
+    return request.param
+
+
 @pytest.mark.parametrize("seed", range(3))
-def test_shouting_counted_in_bytes_is_shouting_counted_by_letter(seed):
-    for text in _random_texts(400, seed) + ["ALL CAPS AND ÉCOLE AND ЖЖЖ" * 3]:
+def test_shouting_counted_in_bytes_is_shouting_counted_by_letter(seed, scan_path):
+    # title case, superscripts, fractions, Roman numerals, other scripts' digits, _
+    awkward = ["ALL CAPS AND ÉCOLE AND ЖЖЖ" * 3, "ǅ² ½ Ⅻ ٣ _ ÀÉÎ ŒÆ ΣΑΣ ꞫꞫ 𝐀𝐁 " * 3]
+    for text in _random_texts(400, seed) + awkward:
         assert features.shouting_ratio(text) == _shouting_by_letter(text), repr(text)
 
 
@@ -104,7 +118,7 @@ COUNTER_PIECES = ["saying", "calling", "called", "claims that", "to say that", "
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_counter_cues_counted_near_needles_are_counted_over_the_whole_text(seed):
+def test_counter_cues_counted_near_needles_are_counted_over_the_whole_text(seed, scan_path):
     rng = random.Random(seed)
     for _ in range(3000):
         words = [rng.choice(COUNTER_PIECES) for _ in range(rng.randrange(0, 60))]
@@ -116,6 +130,34 @@ def test_counter_cues_counted_near_needles_are_counted_over_the_whole_text(seed)
         assert features.count_counter_cues(norm) == len(features._COUNTER.findall(norm))
 
 
+def _spans_by_find(text: str, needles: tuple[str, ...]) -> list[tuple[int, int]]:
+    spans = []
+    for needle in needles:
+        at = text.find(needle)
+        while at >= 0:
+            spans.append((at, at + len(needle)))
+            at = text.find(needle, at + 1)
+    return sorted(spans)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_needles_found_in_one_scan_are_needles_found_by_find(seed):
+    """The compiled scan finds what str.find finds, overlaps included: needles that are
+    prefixes of one another, of one character, starting or going on beyond Latin-1, in
+    text of each of Python's three string widths."""
+    rng = random.Random(seed)
+    sets = [features._COUNTER_NEEDLES, features._EXCLUSION_NEEDLES,
+            ("a", "aa", "aaa", "ab", "ba", "é", "éa", "aé", "a日", "日本", "日", "𝐀x")]
+    for needles in sets:
+        scan = features.Needles(needles)
+        pieces = list(needles) + ["a", "b", " ", "é", "日", "𝐀", "x", "\n"]
+        for _ in range(3000):
+            text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40)))
+            assert scan.spans(text) == _spans_by_find(text, needles), repr(text)
+    with pytest.raises(ValueError):
+        features.Needles(("ok", ""))
+
+
 EXCLUSION_PIECES = ["grp", "should", "must", "deserve to", "ought to", "all", "just", "be",
                     "get", "go", "banned", "deported", "locked up", "sent back", "exterminated",
                     "die", "back", "no", "ban all", "deport", "kill the", "get rid of all",
@@ -125,7 +167,7 @@ EXCLUSION_PIECES = ["grp", "should", "must", "deserve to", "ought to", "all", "j
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_exclusions_counted_near_needles_are_counted_over_the_whole_text(seed):
+def test_exclusions_counted_near_needles_are_counted_over_the_whole_text(seed, scan_path):
     rng = random.Random(seed)
     protected = sorted(features._PROTECTED)
     for _ in range(3000):
