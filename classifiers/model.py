@@ -325,9 +325,48 @@ class Bundle:
 
     def _probabilities(self, norms: list[str], masked: list[str], lex: np.ndarray,
                        scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        sev = softmax(self.severity_logits(masked, lex, scale) / self.temperature)
-        pk = sigmoid(self.kind_logits(norms, lex))
+        """(P(severity), P(kind)): `severity_logits` and `kind_logits` as `_folded` holds
+        them, so that a short text pays for a few array calls, not a score of them."""
+        w, (to_sev, lex_all, bias_all) = self._weights(), self._folded()
+        if scale is None:
+            scale = evidence_scale(masked, self.ngram_words)
+        ngrams = (self._block_dot("word", masked, w["word"])
+                  + self._block_dot("char", [char_view(m) for m in masked], w["char"]))
+        from_lex = lex @ lex_all + bias_all
+        k = to_sev.shape[1]
+        sev = softmax(((ngrams * scale[:, None]) @ to_sev + from_lex[:, :k]) / self.temperature)
+        pk = sigmoid(self._block_dot("kind_word", norms, w["kind_word"]) + from_lex[:, k:])
         return sev, pk * at_least(sev)[:, self._kind_severity_columns()]
+
+    def _folded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(n-gram logits -> severity logits, lexicon counts -> [severity | kind] logits,
+        their biases): everything between the n-gram scores and the softmax is linear, so
+        the stacker is folded into the weights once. The same logits as severity_logits
+        and kind_logits to rounding (the tests hold them to 1e-9)."""
+        w = self._weights()
+        # what it is made of, held, so that a replaced part (training replaces them) is
+        # seen: compared by identity, as a new array may be equal in value only
+        parts = (w, self.stack_coef, self.stack_intercept, self.lex_coef, self.lex_intercept,
+                 self.sev_intercept, self.kind_intercept)
+        cached = self.__dict__.get("_folded_cache")
+        if cached is None or any(a is not b for a, b in zip(cached[0], parts, strict=True)):
+            k = self.sev_intercept.shape[0]
+            if self.stack_coef is None:         # no stacker: z1 alone
+                to_sev, from_z2 = np.eye(k), np.zeros((k, k))
+                bias = np.asarray(self.sev_intercept, np.float64)
+            else:
+                to_sev = self.stack_coef[:, :k].T.astype(np.float64)
+                from_z2 = self.stack_coef[:, k:].T.astype(np.float64)
+                bias = self.sev_intercept @ to_sev + self.stack_intercept
+            sev_lex = w["sev_lex"] @ to_sev
+            if self.lex_coef is not None:       # z2 = lex @ lex_coef.T + lex_intercept
+                sev_lex = sev_lex + self.lex_coef.T @ from_z2
+                bias = bias + self.lex_intercept @ from_z2
+            lex_all = np.hstack([sev_lex, w["kind_lex"]])
+            bias_all = np.concatenate([bias, self.kind_intercept]).astype(np.float64)
+            cached = (parts, (to_sev, lex_all, bias_all))
+            self.__dict__["_folded_cache"] = cached
+        return cached[1]
 
     def _kind_severity_columns(self) -> np.ndarray:
         """For each kind, the column of its severity in `at_least` (computed once: a

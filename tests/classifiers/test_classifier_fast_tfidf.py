@@ -73,3 +73,26 @@ def test_a_cache_cleared_by_another_thread_mid_read_gives_the_same_numbers(class
     np.testing.assert_allclose(fast.transform(docs).toarray(), vec.transform(docs).toarray(),
                                atol=1e-5)
     assert fast.cache.cleared
+
+
+def test_scoring_with_the_stacker_folded_in_gives_the_stacked_logits(classifier, monkeypatch):
+    """Scoring folds the stacker and the lexicon's weights into one set of weights; the
+    probabilities must be those of severity_logits and kind_logits, the model as trained,
+    and must follow the coefficients when they are replaced (as training does)."""
+    from classifiers.features import featurise
+    from classifiers.model import at_least, sigmoid, softmax
+
+    bundle = classifier.bundle
+    norms, masked, lex = featurise(TEXTS + ["you are a disgusting little rat"] * 2)
+
+    def stacked():
+        sev = softmax(bundle.severity_logits(masked, lex) / bundle.temperature)
+        kinds = sigmoid(bundle.kind_logits(norms, lex))
+        return sev, kinds * at_least(sev)[:, bundle._kind_severity_columns()]
+
+    for want, got in zip(stacked(), bundle._probabilities(norms, masked, lex), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-9)
+    monkeypatch.setattr(bundle, "stack_coef", bundle.stack_coef * 0.5)
+    monkeypatch.setattr(bundle, "lex_intercept", bundle.lex_intercept + 1.0)
+    for want, got in zip(stacked(), bundle._probabilities(norms, masked, lex), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-9)
