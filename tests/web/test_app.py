@@ -280,3 +280,34 @@ async def test_an_exception_is_granted_from_a_held_message(app_store):
             Allowance.contact == "zoo@visits.example"))).scalars().all()
     assert [(a.subject, a.kind, a.expires_at.date().isoformat()) for a in rows] == [
         ("group:year6", "exception", "2030-12-20")]
+
+
+async def test_a_case_says_what_held_its_message_scored_or_not(app_store):
+    """A message held for quoted text (a finding that scores 0, which the policy holds
+    for a pupil) opens a case whose summary names that finding, as the policy said it."""
+    from quarantine.store.held import hold
+    from tests.web.conftest import finding, message
+
+    app, store, _ = app_store
+    raw = message("parent@home.example", ["pupil@stchristophers.example"], "Re: homework",
+                  "Thanks!\n\nOn Monday, someone wrote:\n> something vile")
+    reason = ("quarantine: offensive quoted text, held for a pupil "
+              "(content.quoted.gross)")
+    async with store.transaction() as session:
+        held = await hold(session, raw=raw, sha256="ab" * 32, message_id="<quoted@test>",
+                          direction="inbound", mail_from="parent@home.example",
+                          rcpt_tos=["pupil@stchristophers.example"], audiences=["pupil"],
+                          subject="Re: homework", from_header="parent@home.example",
+                          category="content", severity="gross",
+                          findings=[finding("content.quoted.gross", 0, "quoted gross text",
+                                            severity="info")],
+                          reasons=[reason])
+    async with client(app) as c:
+        await sign_in(c, REVIEWER)
+        page = f"/messages/{held.id}"
+        token = TOKEN.search((await c.get(page)).text).group(1)
+        r = await c.post(f"{page}/case", data={"csrf_token": token})
+        assert r.status_code == 303, r.text
+        summary = (await c.get(r.headers["location"])).text
+    held_for = summary[summary.index("Held for"):summary.index("SHA-256")]
+    assert "content.quoted.gross" in held_for and "offensive quoted text" in held_for
