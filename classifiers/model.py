@@ -160,13 +160,14 @@ class FastTfidf:
             held = self._tables[id(weights)] = (weights, table)
         return held[1]
 
-    def dot(self, docs: list[str], weights: np.ndarray) -> np.ndarray:
+    def dot(self, docs: list[str], weights: np.ndarray, lowered: bool = False) -> np.ndarray:
         """`transform(docs) @ weights` for a (n_features, k) C-contiguous `weights`, without
         building a sparse matrix: compiled where it can be, else a gather of the rows each
-        document uses."""
+        document uses. `lowered`: the docs are lower-case already (normalised text is), so
+        the vectorizer's lower-casing is skipped."""
         if self.compilable:
             table = self._table(weights)
-            lower = str.lower if self.lowercase else str
+            lower = str.lower if self.lowercase and not lowered else str
             rows = [table.dot(lower(doc)) for doc in docs]
             return np.array(rows, np.float64).reshape(len(docs), weights.shape[1])
         out = np.zeros((len(docs), weights.shape[1]), np.float64)
@@ -249,9 +250,10 @@ class Bundle:
         return cached[1]
 
     def _block_dot(self, name: str, docs: list[str], weights: np.ndarray) -> np.ndarray:
+        """`docs` are normalised text (or views of it), which is lower-case."""
         fast = self.fast(name)
         if isinstance(fast, FastTfidf):
-            return fast.dot(docs, weights)
+            return fast.dot(docs, weights, lowered=True)
         return np.asarray(fast.transform(docs) @ weights)
 
     def base_logits(self, masked: list[str], lex: np.ndarray, scale: np.ndarray | None = None

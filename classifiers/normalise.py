@@ -158,7 +158,9 @@ def _sub_lines(pattern: re.Pattern, repl: Any, text: str, *needles: str,
 
 def strip_artefacts(text: str) -> str:
     text = html.unescape(html.unescape(text))
-    lower = text.lower()
+    # lower-case text (as normalise passes) is not lowered again: for every character
+    # islower() says of, lower() is itself, so the two agree
+    lower = text if text.islower() else text.lower()
     # normalise passes lower-case text, which stays so unless an entity was upper-case
     # ("&#65;"); each substitution below puts in only spaces and lower-case words
     is_lower = lower == text
@@ -368,5 +370,10 @@ _tidy_compiled = compiled_tidy()
 
 
 def normalise(text: str) -> str:
-    text = strip_artefacts(fold_confusables(text))
+    """`text` as the models read it: lower-case throughout (the vectorizers rely on it),
+    confusables folded, artefacts stripped, words tidied."""
+    folded = fold_confusables(text)
+    text = strip_artefacts(folded)
+    if "&" in folded:       # an entity decoded may be a capital ("&#65;", "&Aacute;")
+        text = text.lower()
     return _tidy(text) if _tidy_compiled is None else _tidy_compiled(text)

@@ -296,3 +296,13 @@ def test_words_split_and_unmasked_by_tables_are_split_and_unmasked_by_patterns(s
         assert (lead, core, trail) == normalise._WORDCHARS.match(token).groups(), token
         if core:
             assert normalise._unmask(core) == _unmask_by_pattern(core), core
+
+
+def test_normalised_text_is_lower_case_even_where_an_entity_decodes_to_a_capital():
+    """The scorers skip the vectorizers' lower-casing because normalised text is lower
+    case; an HTML entity is decoded after folding, and may be a capital."""
+    for text in ["&#65;BC &Aacute;lbum &Eacute;COLE", "Fine &amp; DANDY", "&#x4B;ILL them"] + \
+            _random_texts(400, 7):
+        norm = normalise.normalise(text)
+        assert norm == norm.lower(), repr(text)
+    assert normalise.normalise("&#75;ILL them") == normalise.normalise("kill them")
