@@ -29,10 +29,10 @@ from classifiers.lexicon import (
 )
 from classifiers.normalise import NON_ASCII, normalise
 
-try:        # two whole-text scans compiled; the Python below gives the same answers
-    from classifiers._scan import Needles, letter_counts
+try:        # whole-text scans compiled; the Python below gives the same answers
+    from classifiers._scan import Needles, letter_counts, word_list
 except ImportError:     # not built: pip install -e . builds it
-    Needles = letter_counts = None
+    Needles = letter_counts = word_list = None
 
 PLACEHOLDER = "xidx"
 _WORD = re.compile(r"[a-z0-9']+")
@@ -98,6 +98,8 @@ _WORD_BYTES = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789'" else 
 
 
 def words_of(norm: str) -> list[str]:
+    if word_list is not None:
+        return word_list(norm)
     if norm.isascii():
         return norm.encode("ascii").translate(_WORD_BYTES).decode("ascii").split()
     return _WORD.findall(norm)
@@ -159,10 +161,18 @@ def count_counter_cues(norm: str) -> int:
     return count_near(_COUNTER, norm, _COUNTER_NEEDLES, _CUE_LEAD, _CUE_TRAIL)
 
 
-def count_exclusions(words: list[str]) -> int:
-    """`len(_EXCLUSION.findall(...))` on the words with each protected group as "grp"."""
-    grp = " ".join(map(_AS_GRP.get, words, words))
-    return count_near(_EXCLUSION, grp, _EXCLUSION_NEEDLES, _EXCLUSION_LEAD, _EXCLUSION_TRAIL)
+def count_exclusions(words: list[str], protected: set[str] | None = None) -> int:
+    """`len(_EXCLUSION.findall(...))` on the words with each protected group as "grp".
+    `protected`: the protected groups among `words`, where the caller knows them."""
+    if protected is None:
+        protected = _AS_GRP.keys() & words
+    # each whole word replaced in the joined words, twice over: a replacement takes the
+    # space after a word, so a second pass finds the word repeated right after it
+    grp = f" {' '.join(words)} "
+    for word in protected:
+        grp = grp.replace(f" {word} ", " grp ").replace(f" {word} ", " grp ")
+    return count_near(_EXCLUSION, grp[1:-1], _EXCLUSION_NEEDLES, _EXCLUSION_LEAD,
+                      _EXCLUSION_TRAIL)
 
 
 def mask_groups(norm: str, words: list[str] | None = None) -> str:
@@ -301,7 +311,7 @@ def lexicon_counts(norm: str, raw: str = "", words: list[str] | None = None) -> 
                 gender += 1
     exclusion = 0
     if protected_at:
-        exclusion = count_exclusions(words)
+        exclusion = count_exclusions(words, {words[i] for i in protected_at})
     shouting = shouting_ratio(raw)
     counter_cues = count_counter_cues(norm)
     counts = np.array([prof, slur, sex, threat, dehum, pyou, tyou, attack, negated, gender,

@@ -66,6 +66,7 @@ def scan_path(request, monkeypatch):
     """Each test that takes this runs on classifiers._scan's scans and on the Python ones."""
     if request.param == "python":
         monkeypatch.setattr(features, "letter_counts", None)
+        monkeypatch.setattr(features, "word_list", None)
         monkeypatch.setattr(features, "_COMPILED_NEEDLES", {})
     else:
         assert features.Needles is not None, "classifiers._scan is not built"
@@ -169,11 +170,12 @@ def test_exclusions_counted_near_needles_are_counted_over_the_whole_text(seed, s
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_words_found_by_translate_are_words_found_by_the_pattern(seed):
+def test_words_found_by_translate_are_words_found_by_the_pattern(seed, scan_path):
     rng = random.Random(seed)
     ascii_texts = ["".join(chr(rng.randrange(0, 128)) for _ in range(rng.randrange(0, 80)))
                    for _ in range(2000)]
-    for text in ascii_texts + _random_texts(400, seed):
+    wide = ["a\U0001d400b don't \U0001f642x'y 12ab", "日本 ok'd", "ÉCOLE é-cole x\u2028y"]
+    for text in ascii_texts + _random_texts(400, seed) + wide:
         norm = normalise.normalise(text)
         for s in (text, norm):
             assert features.words_of(s) == features._WORD.findall(s), repr(s)
