@@ -18,6 +18,20 @@
 #include <stdint.h>
 #include <string.h>
 
+/* A str's code points as stored; -1 (TypeError) if `text` is not a str. */
+typedef struct { int kind; const void *data; Py_ssize_t len; } TextView;
+
+static int text_view(PyObject *text, TextView *v) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return -1;
+    }
+    v->kind = PyUnicode_KIND(text);
+    v->data = PyUnicode_DATA(text);
+    v->len = PyUnicode_GET_LENGTH(text);
+    return 0;
+}
+
 /* -- Needles ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -135,23 +149,19 @@ SCAN(Py_UCS2)
 SCAN(Py_UCS4)
 
 static PyObject *Needles_spans(Needles *self, PyObject *text) {
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "text must be str");
-        return NULL;
-    }
+    TextView v;
+    if (text_view(text, &v) < 0) return NULL;
     if (!self->needle) {
         PyErr_SetString(PyExc_RuntimeError, "Needles is not initialised");
         return NULL;
     }
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
     PyObject *out = PyList_New(0);
     if (!out) return NULL;
     int rc;
-    switch (PyUnicode_KIND(text)) {
-    case PyUnicode_1BYTE_KIND: rc = scan_Py_UCS1(self, data, len, out); break;
-    case PyUnicode_2BYTE_KIND: rc = scan_Py_UCS2(self, data, len, out); break;
-    default: rc = scan_Py_UCS4(self, data, len, out); break;
+    switch (v.kind) {
+    case PyUnicode_1BYTE_KIND: rc = scan_Py_UCS1(self, v.data, v.len, out); break;
+    case PyUnicode_2BYTE_KIND: rc = scan_Py_UCS2(self, v.data, v.len, out); break;
+    default: rc = scan_Py_UCS4(self, v.data, v.len, out); break;
     }
     if (rc < 0) Py_CLEAR(out);
     return out;
@@ -184,15 +194,11 @@ static inline int is_letter(Py_UCS4 c) {
 }
 
 static PyObject *letter_counts(PyObject *module, PyObject *text) {
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "text must be str");
-        return NULL;
-    }
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t len = PyUnicode_GET_LENGTH(text), upper = 0, letters = 0;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+    TextView v;
+    if (text_view(text, &v) < 0) return NULL;
+    Py_ssize_t upper = 0, letters = 0;
+    for (Py_ssize_t i = 0; i < v.len; i++) {
+        Py_UCS4 c = PyUnicode_READ(v.kind, v.data, i);
         if (c < 128) {
             upper += c >= 'A' && c <= 'Z';
             letters += (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
@@ -212,18 +218,13 @@ static inline int is_word_char(Py_UCS4 c) {
 
 /* What re.findall(r"[a-z0-9']+", text) gives: features.words_of. */
 static PyObject *word_list(PyObject *module, PyObject *text) {
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "text must be str");
-        return NULL;
-    }
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    TextView v;
+    if (text_view(text, &v) < 0) return NULL;
     PyObject *out = PyList_New(0);
-    for (Py_ssize_t i = 0; out && i < len;) {
-        if (!is_word_char(PyUnicode_READ(kind, data, i))) { i++; continue; }
+    for (Py_ssize_t i = 0; out && i < v.len;) {
+        if (!is_word_char(PyUnicode_READ(v.kind, v.data, i))) { i++; continue; }
         Py_ssize_t j = i + 1;
-        while (j < len && is_word_char(PyUnicode_READ(kind, data, j))) j++;
+        while (j < v.len && is_word_char(PyUnicode_READ(v.kind, v.data, j))) j++;
         PyObject *word = PyUnicode_Substring(text, i, j);
         if (!word || PyList_Append(out, word) < 0) Py_CLEAR(out);
         Py_XDECREF(word);

@@ -308,3 +308,10 @@ def test_normalised_text_is_lower_case_even_where_an_entity_decodes_to_a_capital
         norm = normalise.normalise(text)
         assert norm == norm.lower(), repr(text)
     assert normalise.normalise("&#75;ILL them") == normalise.normalise("kill them")
+
+
+def test_the_compiled_scans_refuse_what_is_not_text():
+    assert features.Needles is not None, "classifiers._scan is not built"
+    for scan in (features.word_list, features.letter_counts, features.Needles(("a",)).spans):
+        with pytest.raises(TypeError):
+            scan(b"bytes are not text")
