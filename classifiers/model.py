@@ -395,7 +395,7 @@ class Bundle:
         for i in np.flatnonzero(long & lex[:, SENTENCE_GATE].any(axis=1)):
             # a line said twice (a signature, a quoted line) scores the same twice
             for sentence in dict.fromkeys(_SENTENCE_BREAK.split(texts[i])):
-                if len(sentence.split()) >= 3:
+                if len(sentence.split(maxsplit=2)) == 3:     # three words or more
                     owners.append(int(i))
                     sentences.append(sentence)
         return owners, sentences

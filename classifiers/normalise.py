@@ -157,7 +157,8 @@ def _sub_lines(pattern: re.Pattern, repl: Any, text: str, *needles: str,
 
 
 def strip_artefacts(text: str) -> str:
-    text = html.unescape(html.unescape(text))
+    if "&" in text:     # unescape gives back text without one as it is: skip two calls
+        text = html.unescape(html.unescape(text))
     # lower-case text (as normalise passes) is not lowered again: for every character
     # islower() says of, lower() is itself, so the two agree
     lower = text if text.islower() else text.lower()
@@ -171,7 +172,8 @@ def strip_artefacts(text: str) -> str:
         text = _sub_lines(_LINK, " ", text, "http", "www.", is_lower=is_lower)
     if "url" in lower or "user" in lower or "link]" in lower:
         text = _sub_lines(_PLACEHOLDERS, " ", text, "url", "user", "link]", is_lower=is_lower)
-    text = (_RT_LOWER if is_lower else _RT).sub("", text)
+    if "rt" in lower:   # most sentences of a long mail have none: skip the scan
+        text = (_RT_LOWER if is_lower else _RT).sub("", text)
     return _sub_lines(_HASH, "", text, "#", is_lower=is_lower) if "#" in text else text
 
 
