@@ -256,15 +256,21 @@ class Bundle:
             return fast.dot(docs, weights, lowered=True)
         return np.asarray(fast.transform(docs) @ weights)
 
-    def base_logits(self, masked: list[str], lex: np.ndarray, scale: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
-        """`scale`: the texts' `evidence_scale`, where the caller already has it."""
+    def _ngram_logits(self, masked: list[str], scale: np.ndarray | None) -> np.ndarray:
+        """The severity view's word and char n-gram logits, scaled by `evidence_scale`
+        (`scale`, where the caller already has it)."""
         w = self._weights()
         if scale is None:
             scale = evidence_scale(masked, self.ngram_words)
         ngrams = (self._block_dot("word", masked, w["word"])
                   + self._block_dot("char", [char_view(m) for m in masked], w["char"]))
-        z1 = ngrams * scale[:, None] + lex @ w["sev_lex"] + self.sev_intercept
+        return ngrams * scale[:, None]
+
+    def base_logits(self, masked: list[str], lex: np.ndarray, scale: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """`scale`: the texts' `evidence_scale`, where the caller already has it."""
+        z1 = (self._ngram_logits(masked, scale) + lex @ self._weights()["sev_lex"]
+              + self.sev_intercept)
         if self.lex_coef is None:
             return z1, np.zeros_like(z1)
         z2 = lex @ self.lex_coef.T + self.lex_intercept
@@ -329,15 +335,13 @@ class Bundle:
                        scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(P(severity), P(kind)): `severity_logits` and `kind_logits` as `_folded` holds
         them, so that a short text pays for a few array calls, not a score of them."""
-        w, (to_sev, lex_all, bias_all) = self._weights(), self._folded()
-        if scale is None:
-            scale = evidence_scale(masked, self.ngram_words)
-        ngrams = (self._block_dot("word", masked, w["word"])
-                  + self._block_dot("char", [char_view(m) for m in masked], w["char"]))
+        to_sev, lex_all, bias_all = self._folded()
         from_lex = lex @ lex_all + bias_all
         k = to_sev.shape[1]
-        sev = softmax(((ngrams * scale[:, None]) @ to_sev + from_lex[:, :k]) / self.temperature)
-        pk = sigmoid(self._block_dot("kind_word", norms, w["kind_word"]) + from_lex[:, k:])
+        sev = softmax((self._ngram_logits(masked, scale) @ to_sev + from_lex[:, :k])
+                      / self.temperature)
+        pk = sigmoid(self._block_dot("kind_word", norms, self._weights()["kind_word"])
+                     + from_lex[:, k:])
         return sev, pk * at_least(sev)[:, self._kind_severity_columns()]
 
     def _folded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
