@@ -9,6 +9,11 @@
  * - word_list(text): the words the lexicon counts read, [a-z0-9']+ runs, in one pass
  *   whatever the text's characters (the Python does ASCII by bytes.translate and the
  *   rest, a third of real mail, by regex).
+ * - Structures(flags, bits).count(words): the lexicon's structures (a profanity near
+ *   'you', an attack word near a group's name, negated or not, ...) in one pass over a
+ *   text's words, where the Python looks each word up, then walks the marked ones.
+ * - word_spans(text, terms): where the names of groups are, for masking them; the Python
+ *   finds each name by str.find and checks the characters either side.
  *
  * features.py keeps the Python versions as the fallback (extension not built) and the
  * tests hold the two to the same answers.
@@ -233,11 +238,190 @@ static PyObject *word_list(PyObject *module, PyObject *text) {
     return out;
 }
 
+/* -- structures --------------------------------------------------------------------- */
+
+/* What features.py's flag bits mean, in the order Structures is given them. */
+enum { B_PROF, B_SLUR, B_SEX, B_THR, B_DEH, B_ATTACK, B_PROT, B_GEND, B_YOU, B_NEG, B_INS,
+       B_PERS, B_NAMED, N_BITS };
+#define NEAR 4          /* "near": at most this many words apart */
+#define NEGATED_BY 3    /* a negation this many words before an attack word */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *flags;        /* dict: word -> its bits */
+    long bit[N_BITS];
+} Structures;
+
+static void Structures_dealloc(Structures *self) {
+    Py_CLEAR(self->flags);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Structures_init(Structures *self, PyObject *args, PyObject *kw) {
+    PyObject *flags, *bits;
+    if (kw && PyDict_GET_SIZE(kw)) {
+        PyErr_SetString(PyExc_TypeError, "Structures takes no keyword arguments");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &flags, &PyTuple_Type, &bits))
+        return -1;
+    if (PyTuple_GET_SIZE(bits) != N_BITS) {
+        PyErr_Format(PyExc_ValueError, "Structures needs %d bits", N_BITS);
+        return -1;
+    }
+    for (int b = 0; b < N_BITS; b++) {
+        self->bit[b] = PyLong_AsLong(PyTuple_GET_ITEM(bits, b));
+        if (self->bit[b] == -1 && PyErr_Occurred()) return -1;
+    }
+    Py_INCREF(flags);
+    Py_XSETREF(self->flags, flags);
+    return 0;
+}
+
+/* Whether a word within NEAR of word i (not i itself) has `bit`. */
+static inline int near(const long *f, Py_ssize_t n, Py_ssize_t i, long bit) {
+    Py_ssize_t lo = i > NEAR ? i - NEAR : 0, hi = i + NEAR < n ? i + NEAR : n - 1;
+    for (Py_ssize_t j = lo; j <= hi; j++)
+        if (j != i && (f[j] & bit)) return 1;
+    return 0;
+}
+
+/* Each word's bits (0 for a word the table lacks); NULL with an exception set. */
+static long *word_bits(Structures *self, PyObject *words) {
+    Py_ssize_t n = PyList_GET_SIZE(words);
+    long *f = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(long));
+    if (!f) { PyErr_NoMemory(); return NULL; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyDict_GetItemWithError(self->flags, PyList_GET_ITEM(words, i));
+        f[i] = v ? PyLong_AsLong(v) : 0;
+        if ((v == NULL || f[i] == -1) && PyErr_Occurred()) { PyMem_Free(f); return NULL; }
+    }
+    return f;
+}
+
+/* The words with `bit` among `words`, in order, repeats kept. */
+static PyObject *words_with(PyObject *words, const long *f, long bit) {
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t i = 0; out && i < PyList_GET_SIZE(words); i++)
+        if ((f[i] & bit) && PyList_Append(out, PyList_GET_ITEM(words, i)) < 0) Py_CLEAR(out);
+    return out;
+}
+
+static PyObject *Structures_count(Structures *self, PyObject *words) {
+    if (!self->flags) {
+        PyErr_SetString(PyExc_RuntimeError, "Structures is not initialised");
+        return NULL;
+    }
+    if (!PyList_Check(words)) {
+        PyErr_SetString(PyExc_TypeError, "words must be a list of str");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(words);
+    long *f = word_bits(self, words);
+    if (!f) return NULL;
+    const long *bit = self->bit;
+    Py_ssize_t prof = 0, slur = 0, sex = 0, threat = 0, dehum = 0, pyou = 0, tyou = 0;
+    Py_ssize_t attack = 0, negated = 0, gender = 0, insult = 0, insult_person = 0;
+    Py_ssize_t sex_person = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long w = f[i];
+        if (!w) continue;
+        if (w & bit[B_PROF]) { prof++; pyou += near(f, n, i, bit[B_YOU]); }
+        slur += (w & bit[B_SLUR]) != 0;
+        if (w & bit[B_SEX]) { sex++; sex_person += near(f, n, i, bit[B_PERS]); }
+        if (w & bit[B_THR]) { threat++; tyou += near(f, n, i, bit[B_YOU]); }
+        dehum += (w & bit[B_DEH]) != 0;
+        if (w & bit[B_INS]) { insult++; insult_person += near(f, n, i, bit[B_PERS]); }
+        if (w & bit[B_ATTACK]) {
+            if (near(f, n, i, bit[B_PROT])) {
+                int neg = 0;
+                for (Py_ssize_t j = i > NEGATED_BY ? i - NEGATED_BY : 0; j < i; j++)
+                    neg |= (f[j] & bit[B_NEG]) != 0;
+                if (neg) negated++; else attack++;
+            } else if (near(f, n, i, bit[B_GEND])) {
+                gender++;
+            }
+        }
+    }
+    PyObject *protected = words_with(words, f, bit[B_PROT]);
+    PyObject *named = protected ? words_with(words, f, bit[B_NAMED]) : NULL;
+    PyMem_Free(f);
+    if (!named) { Py_XDECREF(protected); return NULL; }
+    return Py_BuildValue("(nnnnnnnnnnnnn)NN", prof, slur, sex, threat, dehum, pyou, tyou,
+                         attack, negated, gender, insult, insult_person, sex_person,
+                         protected, named);
+}
+
+static PyMethodDef Structures_methods[] = {
+    {"count", (PyCFunction)Structures_count, METH_O,
+     "count(words) -> ((profanity, slur, sexual, threat, dehumanising, profanity_at_you, "
+     "threat_at_you, group_attack, group_attack_negated, gender_attack, insult, "
+     "insult_at_person, sexual_at_person), protected words, named groups)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject StructuresType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "classifiers._scan.Structures",
+    .tp_basicsize = sizeof(Structures),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Structures(flags, bits): the lexicon's structures in a list of words "
+              "(see count)",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Structures_init,
+    .tp_dealloc = (destructor)Structures_dealloc,
+    .tp_methods = Structures_methods,
+};
+
+/* -- masking ------------------------------------------------------------------------ */
+
+/* (start, end) of every word of `text` (a run of [a-z0-9']) that is one of `terms`, in
+ * order: the names of groups features.mask_groups hides. */
+static PyObject *word_spans(PyObject *module, PyObject *args) {
+    PyObject *text, *terms;
+    if (!PyArg_ParseTuple(args, "OO", &text, &terms)) return NULL;
+    TextView v;
+    if (text_view(text, &v) < 0) return NULL;
+    PyObject *seq = PySequence_Fast(terms, "terms must be iterable");
+    if (!seq) return NULL;
+    Py_ssize_t n_terms = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t t = 0; t < n_terms; t++)
+        if (!PyUnicode_Check(PySequence_Fast_ITEMS(seq)[t])) {
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_TypeError, "terms must be str");
+            return NULL;
+        }
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t i = 0; out && i < v.len;) {
+        if (!is_word_char(PyUnicode_READ(v.kind, v.data, i))) { i++; continue; }
+        Py_ssize_t j = i + 1;
+        while (j < v.len && is_word_char(PyUnicode_READ(v.kind, v.data, j))) j++;
+        for (Py_ssize_t t = 0; t < n_terms; t++) {
+            PyObject *term = PySequence_Fast_ITEMS(seq)[t];
+            if (PyUnicode_GET_LENGTH(term) != j - i) continue;
+            int tk = PyUnicode_KIND(term);
+            const void *td = PyUnicode_DATA(term);
+            Py_ssize_t k = 0;
+            while (k < j - i && PyUnicode_READ(tk, td, k) == PyUnicode_READ(v.kind, v.data, i + k))
+                k++;
+            if (k == j - i) {
+                if (add_span(out, i, j) < 0) Py_CLEAR(out);
+                break;
+            }
+        }
+        i = j;
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"letter_counts", letter_counts, METH_O,
      "letter_counts(text) -> (capitals, letters), letters as [^\\W\\d_] matches them"},
     {"word_list", word_list, METH_O,
      "word_list(text) -> the runs of [a-z0-9'] in text, as re.findall would give them"},
+    {"word_spans", word_spans, METH_VARARGS,
+     "word_spans(text, terms) -> (start, end) of each run of [a-z0-9'] that is one of terms"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -248,12 +432,18 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__scan(void) {
-    if (PyType_Ready(&NeedlesType) < 0) return NULL;
+    if (PyType_Ready(&NeedlesType) < 0 || PyType_Ready(&StructuresType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     Py_INCREF(&NeedlesType);
     if (PyModule_AddObject(m, "Needles", (PyObject *)&NeedlesType) < 0) {
         Py_DECREF(&NeedlesType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&StructuresType);
+    if (PyModule_AddObject(m, "Structures", (PyObject *)&StructuresType) < 0) {
+        Py_DECREF(&StructuresType);
         Py_DECREF(m);
         return NULL;
     }

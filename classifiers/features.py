@@ -30,9 +30,9 @@ from classifiers.lexicon import (
 from classifiers.normalise import NON_ASCII, normalise
 
 try:        # whole-text scans compiled; the Python below gives the same answers
-    from classifiers._scan import Needles, letter_counts, word_list
+    from classifiers._scan import Needles, Structures, letter_counts, word_list, word_spans
 except ImportError:     # not built: pip install -e . builds it
-    Needles = letter_counts = word_list = None
+    Needles = Structures = letter_counts = word_list = word_spans = None
 
 PLACEHOLDER = "xidx"
 _WORD = re.compile(r"[a-z0-9']+")
@@ -175,32 +175,41 @@ def count_exclusions(words: list[str], protected: set[str] | None = None) -> int
                       _EXCLUSION_TRAIL)
 
 
-def mask_groups(norm: str, words: list[str] | None = None) -> str:
-    """The severity view. `words` (`words_of(norm)`) saves finding them twice."""
+def mask_groups(norm: str, words: list[str] | None = None,
+                named: list[str] | None = None) -> str:
+    """The severity view. `words` (`words_of(norm)`) saves finding them twice, and `named`
+    (the names of groups among them, as `word_structures` gives) saves looking for them."""
     if any(n in norm for n in _MULTIWORD_NEEDLES):
         masked = _MULTIWORD.sub(PLACEHOLDER, norm)
         if masked != norm:
-            norm, words = masked, None
-    named = IDENTITY_TERMS.keys() & (words_of(norm) if words is None else words)
+            norm, words, named = masked, None, None
+    if named is None:
+        named = IDENTITY_TERMS.keys() & (words_of(norm) if words is None else words)
     if not named:
         return norm         # most short text names no group
-    # each whole-word occurrence of a named group, by str.find: three in four mails name
-    # one ("man", "old", "church"), and splitting a 5 KB mail into words and joining
-    # them again costs three times as much
+    out, done = [], 0
+    for at, end in group_spans(norm, named):
+        out += [norm[done:at], PLACEHOLDER]
+        done = end
+    out.append(norm[done:])
+    return "".join(out)
+
+
+def group_spans(norm: str, named) -> list[tuple[int, int]]:
+    """(start, end) of each whole-word occurrence of the names in `named`, in order."""
+    if word_spans is not None:
+        return word_spans(norm, named)
+    # by str.find: three in four mails name a group ("man", "old", "church"), and
+    # splitting a 5 KB mail into words and joining them again costs three times as much
     spans = []
-    for term in named:
+    for term in set(named):
         at = norm.find(term)
         while at >= 0:
             end = at + len(term)
             if norm[at - 1:at] not in _WORD_CHARS and norm[end:end + 1] not in _WORD_CHARS:
                 spans.append((at, end))
             at = norm.find(term, at + 1)
-    out, done = [], 0
-    for at, end in sorted(spans):
-        out += [norm[done:at], PLACEHOLDER]
-        done = end
-    out.append(norm[done:])
-    return "".join(out)
+    return sorted(spans)
 
 
 def char_view(masked: str) -> str:
@@ -209,15 +218,17 @@ def char_view(masked: str) -> str:
 
 # What each lexicon word is, as bits: most words of a mail are none of these, so the
 # counting below visits only the few that are.
-(_PROF, _SLUR, _SEX, _THR, _DEH, _ATTACK, _PROT, _GEND, _YOU, _NEG, _INS,
- _PERS) = (1 << i for i in range(12))
+# (_NAMED, the names of groups, is for masking them: it counts nothing.)
+_BITS = (_PROF, _SLUR, _SEX, _THR, _DEH, _ATTACK, _PROT, _GEND, _YOU, _NEG, _INS,
+         _PERS, _NAMED) = tuple(1 << i for i in range(13))
 _FLAGS: dict[str, int] = {}
 for _bit, _words in ((_PROF, _PROFANITY), (_SLUR, SLURS), (_SEX, _SEXUAL), (_THR, _THREAT),
                      (_DEH, _DEHUM), (_ATTACK, _NEGATIVE | _DEHUM | _THREAT | _HATE_VERBS),
                      (_PROT, _PROTECTED), (_GEND, _GENDER), (_YOU, _SECOND), (_NEG, _NEGATION),
-                     (_INS, frozenset(INSULTS)), (_PERS, _PERSON)):
+                     (_INS, frozenset(INSULTS)), (_PERS, _PERSON), (_NAMED, IDENTITY_TERMS)):
     for _w in _words:
         _FLAGS[_w] = _FLAGS.get(_w, 0) | _bit
+_STRUCTURES = None if Structures is None else Structures(_FLAGS, _BITS)
 
 
 # The structures aimed at someone, and the words each needs one of (a group's name: it
@@ -258,23 +269,19 @@ def shouting_ratio(raw: str) -> float:
     return upper / n_letters if n_letters > 20 else 0.0
 
 
-_COUNTER_CUES = LEX_NAMES.index("counter_speech")
-
-
-def lexicon_counts(norm: str, raw: str = "", words: list[str] | None = None) -> np.ndarray:
-    """Counts of words and of structures (an attack word near the name of a group).
-    `words` (`words_of(norm)`) saves finding them twice."""
-    if words is None:
-        words = words_of(norm)
-    n = len(words) or 1
+def word_structures(words: list[str]) -> tuple[tuple[int, ...], list[str], list[str]]:
+    """(counts of the lexicon's words and structures in `words`, LEX_NAMES' first ten
+    then insult, insult_at_person, sexual_at_person; the protected groups' names and
+    slurs among the words; the names of groups among them, for `mask_groups`), repeats
+    kept. An attack word near a group's name is an attack on it, negated by a negation in
+    the three words before; a profanity or threat near "you" is aimed at someone, an
+    insult or sexual word near a person (you, he, she) too."""
+    if _STRUCTURES is not None:
+        return _STRUCTURES.count(words)
     if _FLAGS.keys().isdisjoint(words):     # most sentences, and some mail: no lexicon word
-        out = np.zeros(len(LEX_NAMES))
-        out[_COUNTER_CUES] = np.log1p(count_counter_cues(norm)) * min(1.0, (12.0 / n) ** 0.25)
-        out[-1] = shouting_ratio(raw)
-        return out
-    flags = np.fromiter(map(_FLAGS.get, words, repeat(0)), np.int64, len(words))
-    marked = np.flatnonzero(flags).tolist()
-    flag = flags.tolist() if marked else []
+        return (0,) * 13, [], []
+    flag = list(map(_FLAGS.get, words, repeat(0)))
+    marked = [i for i, f in enumerate(flag) if f]
     protected_at = [i for i in marked if flag[i] & _PROT]
     gender_at = [i for i in marked if flag[i] & _GEND]
     you_at = [i for i in marked if flag[i] & _YOU]
@@ -309,18 +316,29 @@ def lexicon_counts(norm: str, raw: str = "", words: list[str] | None = None) -> 
                     attack += 1
             elif gender_at and near(i, gender_at):
                 gender += 1
-    exclusion = 0
-    if protected_at:
-        exclusion = count_exclusions(words, {words[i] for i in protected_at})
-    shouting = shouting_ratio(raw)
-    counter_cues = count_counter_cues(norm)
-    counts = np.array([prof, slur, sex, threat, dehum, pyou, tyou, attack, negated, gender,
-                       exclusion, counter_cues, insult, insult_person, sex_person],
-                      dtype=np.float64)
+    counts = (prof, slur, sex, threat, dehum, pyou, tyou, attack, negated, gender, insult,
+              insult_person, sex_person)
+    return (counts, [words[i] for i in protected_at],
+            [words[i] for i in marked if flag[i] & _NAMED])
+
+
+def lexicon_counts(norm: str, raw: str = "", words: list[str] | None = None,
+                   structures: tuple | None = None) -> np.ndarray:
+    """Counts of words and of structures (an attack word near the name of a group), in
+    LEX_NAMES' order. `words` (`words_of(norm)`) and `structures` (`word_structures` of
+    them) save finding them twice."""
+    if words is None:
+        words = words_of(norm)
+    if structures is None:
+        structures = word_structures(words)
+    counts, protected, _ = structures
+    exclusion = count_exclusions(words, set(protected)) if protected else 0
     # log-scaled and lightly length-normalised so a long mail with one word is not a tweet
     # full of them
-    scaled = np.log1p(counts) * min(1.0, (12.0 / n) ** 0.25)
-    return np.append(scaled, shouting).astype(np.float64)
+    scaled = np.log1p(np.array(counts[:10] + (exclusion, count_counter_cues(norm))
+                               + counts[10:], np.float64))
+    scaled *= min(1.0, (12.0 / (len(words) or 1)) ** 0.25)
+    return np.append(scaled, shouting_ratio(raw))
 
 
 def prepare(text: str) -> tuple[str, str]:
@@ -336,8 +354,10 @@ def featurise(texts: list[str], norms: list[str] | None = None
     if norms is None:
         norms = [normalise(t) for t in texts]
     words = [words_of(n) for n in norms]
-    masked = [mask_groups(n, w) for n, w in zip(norms, words, strict=True)]
-    lex = [lexicon_counts(n, t, w) for n, t, w in zip(norms, texts, words, strict=True)]
+    found = [word_structures(w) for w in words]
+    masked = [mask_groups(n, w, f[2]) for n, w, f in zip(norms, words, found, strict=True)]
+    lex = [lexicon_counts(n, t, w, f)
+           for n, t, w, f in zip(norms, texts, words, found, strict=True)]
     return norms, masked, np.vstack(lex) if lex else np.zeros((0, len(LEX_NAMES)))
 
 

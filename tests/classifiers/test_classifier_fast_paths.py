@@ -11,7 +11,7 @@ import unicodedata
 import pytest
 
 from classifiers import features, normalise
-from classifiers.lexicon import IDENTITY_TERMS
+from classifiers.lexicon import IDENTITY_TERMS, INSULTS, SLURS
 
 ALPHABET = ("aAbBeEsSzZ019 _.,'\n*@#" "ÉéÜüßЖжаеорсΩωο日’“”–\u200b\u00ad\u2028ǅİﬁｆＦ"
             "e\u0301o\u0308")
@@ -68,9 +68,11 @@ def scan_path(request, monkeypatch):
         monkeypatch.setattr(features, "letter_counts", None)
         monkeypatch.setattr(features, "word_list", None)
         monkeypatch.setattr(features, "_COMPILED_NEEDLES", {})
+        monkeypatch.setattr(features, "_STRUCTURES", None)
+        monkeypatch.setattr(features, "word_spans", None)
     else:
         assert features.Needles is not None, "classifiers._scan is not built"
-        assert features._COMPILED_NEEDLES
+        assert features._COMPILED_NEEDLES and features._STRUCTURES is not None
     return request.param
 
 
@@ -89,11 +91,60 @@ GROUP_EDGES = ["blackboard black blacks' blackblack black-white 'black' black",
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_masking_by_find_is_masking_by_callback(seed):
+def test_masking_by_find_is_masking_by_callback(seed, scan_path):
     for text in _random_texts(400, seed) + GROUP_EDGES:
         norm = normalise.normalise(text)
+        words = features.words_of(norm)
         assert features.mask_groups(norm) == _mask_by_callback(norm), repr(norm)
-        assert features.mask_groups(norm, features.words_of(norm)) == _mask_by_callback(norm)
+        assert features.mask_groups(norm, words) == _mask_by_callback(norm)
+        named = features.word_structures(words)[2]
+        assert features.mask_groups(norm, words, named) == _mask_by_callback(norm)
+
+
+def _structures_by_word(words: list[str]) -> tuple:
+    """What word_structures counts, word by word from the lexicon's own lists."""
+    def has(i: int, group) -> bool:
+        return 0 <= i < len(words) and words[i] in group
+
+    def near(i: int, group) -> bool:
+        return any(has(j, group) for j in range(i - 4, i + 5) if j != i)
+
+    attack_words = (features._NEGATIVE | features._DEHUM | features._THREAT
+                    | features._HATE_VERBS)
+    counts = dict.fromkeys(["prof", "slur", "sex", "threat", "dehum", "pyou", "tyou",
+                            "attack", "negated", "gender", "insult", "iperson", "sperson"], 0)
+    for i, word in enumerate(words):
+        counts["prof"] += word in features._PROFANITY
+        counts["pyou"] += word in features._PROFANITY and near(i, features._SECOND)
+        counts["slur"] += word in SLURS
+        counts["sex"] += word in features._SEXUAL
+        counts["sperson"] += word in features._SEXUAL and near(i, features._PERSON)
+        counts["threat"] += word in features._THREAT
+        counts["tyou"] += word in features._THREAT and near(i, features._SECOND)
+        counts["dehum"] += word in features._DEHUM
+        counts["insult"] += word in INSULTS
+        counts["iperson"] += word in INSULTS and near(i, features._PERSON)
+        if word in attack_words:
+            if near(i, features._PROTECTED):
+                negated = any(has(j, features._NEGATION) for j in range(i - 3, i))
+                counts["negated" if negated else "attack"] += 1
+            elif near(i, features._GENDER):
+                counts["gender"] += 1
+    return (tuple(counts.values()), [w for w in words if w in features._PROTECTED],
+            [w for w in words if w in IDENTITY_TERMS])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_structures_counted_from_flags_are_structures_counted_word_by_word(seed, scan_path):
+    """Dense in the lexicon's words, so that structures overlap, sit at the ends of the
+    text and are negated."""
+    rng = random.Random(seed)
+    lexicon_words = sorted(features._FLAGS)
+    fillers = ["the", "a", "and", "is", "xidx", "don't", "'", "12"]
+    for _ in range(3000):
+        words = [rng.choice(lexicon_words) if rng.random() < 0.4 else rng.choice(fillers)
+                 for _ in range(rng.randrange(0, 30))]
+        assert features.word_structures(words) == _structures_by_word(words), words
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -315,3 +366,39 @@ def test_the_compiled_scans_refuse_what_is_not_text():
     for scan in (features.word_list, features.letter_counts, features.Needles(("a",)).spans):
         with pytest.raises(TypeError):
             scan(b"bytes are not text")
+
+
+def test_a_word_is_not_near_itself(monkeypatch, scan_path):
+    """No word of today's lists is both an attack word and a group's name (or a
+    profanity and 'you'), so only a made-up table tells whether a word counts as near
+    itself: it must not."""
+    both = {"self": features._PROF | features._YOU | features._ATTACK | features._PROT}
+    monkeypatch.setattr(features, "_FLAGS", both)
+    if scan_path == "compiled":
+        monkeypatch.setattr(features, "_STRUCTURES", features.Structures(both, features._BITS))
+    counts, protected, _ = features.word_structures(["self", "and", "more"])
+    assert counts[0] == 1 and counts[5] == 0 and counts[7] == 0, counts    # profanity only
+    assert protected == ["self"]
+    counts, _, _ = features.word_structures(["self", "self"])
+    assert counts[5] == 2 and counts[7] == 2, counts
+
+
+def test_artefact_patterns_without_ignorecase_differ_only_on_two_letters(monkeypatch):
+    """On lower-case text strip_artefacts uses its patterns without re.I, save where the
+    text holds one of the two lower-case letters re.I folds onto an ASCII one."""
+    import sys
+    from string import ascii_lowercase
+
+    letters = "".join(sorted(set("".join(p.pattern for p in normalise._LOWER_TWIN))
+                             & set(ascii_lowercase)))
+    one_of = re.compile(f"[{letters}]")
+    folded = {chr(cp) for cp in range(sys.maxunicode + 1)
+              if chr(cp).lower() == chr(cp) and not one_of.fullmatch(chr(cp))
+              and re.fullmatch(one_of.pattern, chr(cp), re.I)}
+    assert folded == set(normalise._DOTLESS_I_LONG_S)
+    texts = ["[url] u\u017fer [l\u0131nk]", "httpſ://x.example/a b http",
+             "rt: see https://a.example [url] user", "no artefacts at all"]
+    stripped = [normalise.strip_artefacts(t) for t in texts]
+    monkeypatch.setattr(normalise, "_LOWER_TWIN", {})
+    assert stripped == [normalise.strip_artefacts(t) for t in texts]
+    assert stripped[0] == "     "      # re.I: each is a placeholder
