@@ -70,7 +70,11 @@ _MENTION = re.compile(r"(?<![\w.])@(\w+)")
 # "rt" alone or before a colon; the literal first lets re skip to each "rt" (a pattern
 # opening with a lookbehind is tried at every character: ten times the cost)
 _RT = re.compile(r"rt(?=[\s:])(?<!\Srt)", re.I)
-_RT_LOWER = re.compile(_RT.pattern)     # on lower-case text the same, and re.I costs tenfold
+# On lower-case text a pattern without re.I matches what it matches with it, but that
+# re.I also takes "ı" for i and "ſ" for s (of all code points, only these two: see the
+# tests), and re.I costs from a third more to tenfold
+_LOWER_TWIN = {pattern: re.compile(pattern.pattern) for pattern in (_LINK, _PLACEHOLDERS, _RT)}
+_DOTLESS_I_LONG_S = ("\u0131", "\u017f")
 _HASH = re.compile(r"(?<!\w)#(?=\w)")
 _REPEAT3 = re.compile(r"(.)\1\1+", re.S)
 _SPACED = re.compile(r"(?<![\w*])((?:[a-z0-9@$!*][ .\-_,/]){2,}[a-z0-9@$!*])(?![\w*])")
@@ -165,15 +169,17 @@ def strip_artefacts(text: str) -> str:
     # normalise passes lower-case text, which stays so unless an entity was upper-case
     # ("&#65;"); each substitution below puts in only spaces and lower-case words
     is_lower = lower == text
+    twin = _LOWER_TWIN if is_lower and not any(c in text for c in _DOTLESS_I_LONG_S) else {}
     if "@" in text:
         text = _sub_lines(_MENTION, _mention, text, "@", is_lower=is_lower)
         text = _sub_lines(_EMAIL, " ", text, "@", is_lower=is_lower)
     if "http" in lower or "www." in lower:
-        text = _sub_lines(_LINK, " ", text, "http", "www.", is_lower=is_lower)
+        text = _sub_lines(twin.get(_LINK, _LINK), " ", text, "http", "www.", is_lower=is_lower)
     if "url" in lower or "user" in lower or "link]" in lower:
-        text = _sub_lines(_PLACEHOLDERS, " ", text, "url", "user", "link]", is_lower=is_lower)
+        text = _sub_lines(twin.get(_PLACEHOLDERS, _PLACEHOLDERS), " ", text, "url", "user",
+                          "link]", is_lower=is_lower)
     if "rt" in lower:   # most sentences of a long mail have none: skip the scan
-        text = (_RT_LOWER if is_lower else _RT).sub("", text)
+        text = twin.get(_RT, _RT).sub("", text)
     return _sub_lines(_HASH, "", text, "#", is_lower=is_lower) if "#" in text else text
 
 
