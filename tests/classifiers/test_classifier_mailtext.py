@@ -119,3 +119,66 @@ def test_lines_tidied_by_split_are_lines_tidied_by_the_pattern():
     texts += ["Dear all,\n\n  Trip on Friday.  \n \n\nThanks\n", " \n \n", "\n\na\n\n"]
     for text in texts:
         assert _tidy(text) == by_pattern(text), repr(text)
+
+
+def _split_line_by_line(text: str):
+    """split_reply as it was, every line looked at: the reference for the bulk one."""
+    from classifiers.mailtext import _FORWARD, _MARKER_FIRST, Split, _starts_quote
+
+    out = Split()
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    mode = "own"
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped[:1] in _MARKER_FIRST or stripped.endswith(":"):
+            if _FORWARD.match(stripped):
+                mode = "forwarded"
+                out.forwards += 1
+                continue
+            nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            if mode != "forwarded" and _starts_quote(stripped, nxt):
+                rest = lines[i + 1:]
+                quoted_style = any(r.lstrip().startswith(">") for r in rest)
+                for r in rest:
+                    if not quoted_style or r.lstrip().startswith(">"):
+                        out.quoted.append(r.lstrip().lstrip(">").lstrip())
+                    elif _FORWARD.match(r.strip()):
+                        out.forwards += 1
+                    else:
+                        out.own.append(r)
+                return out
+        if stripped.startswith(">"):
+            out.quoted.append(stripped.lstrip(">").lstrip())
+        elif mode == "forwarded":
+            out.forwarded.append(line)
+        else:
+            out.own.append(line)
+    return out
+
+
+def test_plain_lines_sorted_in_bulk_are_lines_sorted_one_by_one():
+    """split_reply looks only at the lines that can be a marker or a quote and sorts the
+    rest in bulk: the same split as looking at every line, on text built of markers,
+    quotes, colons and the blanks str.strip strips (some of which are not line breaks
+    for split("\\n")), and on the real mail."""
+    import random
+
+    from classifiers.mailtext import split_reply
+
+    rng = random.Random(0)
+    pieces = ["> quoted", "-----Original Message-----", "On Mon, Bob wrote:", "From: a@b",
+              "Sent: Monday", "---------- Forwarded message ----------", "Fwd:", "bob",
+              "Ok", "for", "- item", "note:", "x :", ":", "http://a.example/", "plain words",
+              " ", "\t", "\xa0", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u3000",
+              "\n", "\n", "\n", "\r\n", "\r", ">"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 30)))
+             for _ in range(20_000)]
+    try:
+        from classifiers.datasets import ham_dir
+
+        texts += [path.read_bytes().decode("latin-1")
+                  for path in sorted(ham_dir().glob("*/*"))[:2000]]
+    except OSError:
+        pass
+    for text in texts:
+        assert split_reply(text) == _split_line_by_line(text), repr(text)
