@@ -142,16 +142,22 @@ def _starts_quote(stripped: str, nxt: str) -> bool:
 
 def split_reply(text: str, into: Split | None = None) -> Split:
     """Sort the lines of a plain-text body into own, quoted and forwarded."""
-    out = into or Split()
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
+    return sort_lines(text.split("\n"), _lines_to_read(text), into or Split())
+
+
+def sort_lines(lines: list[str], to_read, out: Split) -> Split:
+    """Sort `lines` into `out`, looking at those whose indices `to_read` lists (in order):
+    a line that can be a marker or a quote must be among them (see `_lines_to_read`); the
+    lines between them are plain, and go in bulk where the last marker said."""
     mode, done = "own", 0
-    for i in _lines_to_read(text):
-        # the lines between are plain: neither quoted nor a marker
+    for i in to_read:
         (out.forwarded if mode == "forwarded" else out.own).extend(lines[done:i])
         done = i + 1
         line = lines[i]
         stripped = line.strip()
+        # Only a line that starts or ends like a marker (forward, attribution, original
+        # message) is tested as one; most lines of a mail are not.
         if stripped[:1] in _MARKER_FIRST or stripped.endswith(":"):
             if _FORWARD.match(stripped):
                 mode = "forwarded"

@@ -121,41 +121,6 @@ def test_lines_tidied_by_split_are_lines_tidied_by_the_pattern():
         assert _tidy(text) == by_pattern(text), repr(text)
 
 
-def _split_line_by_line(text: str):
-    """split_reply as it was, every line looked at: the reference for the bulk one."""
-    from classifiers.mailtext import _FORWARD, _MARKER_FIRST, Split, _starts_quote
-
-    out = Split()
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    mode = "own"
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped[:1] in _MARKER_FIRST or stripped.endswith(":"):
-            if _FORWARD.match(stripped):
-                mode = "forwarded"
-                out.forwards += 1
-                continue
-            nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
-            if mode != "forwarded" and _starts_quote(stripped, nxt):
-                rest = lines[i + 1:]
-                quoted_style = any(r.lstrip().startswith(">") for r in rest)
-                for r in rest:
-                    if not quoted_style or r.lstrip().startswith(">"):
-                        out.quoted.append(r.lstrip().lstrip(">").lstrip())
-                    elif _FORWARD.match(r.strip()):
-                        out.forwards += 1
-                    else:
-                        out.own.append(r)
-                return out
-        if stripped.startswith(">"):
-            out.quoted.append(stripped.lstrip(">").lstrip())
-        elif mode == "forwarded":
-            out.forwarded.append(line)
-        else:
-            out.own.append(line)
-    return out
-
-
 def test_plain_lines_sorted_in_bulk_are_lines_sorted_one_by_one():
     """split_reply looks only at the lines that can be a marker or a quote and sorts the
     rest in bulk: the same split as looking at every line, on text built of markers,
@@ -163,7 +128,11 @@ def test_plain_lines_sorted_in_bulk_are_lines_sorted_one_by_one():
     for split("\\n")), and on the real mail."""
     import random
 
-    from classifiers.mailtext import split_reply
+    from classifiers.mailtext import Split, sort_lines, split_reply
+
+    def line_by_line(text: str) -> Split:
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        return sort_lines(lines, range(len(lines)), Split())
 
     rng = random.Random(0)
     pieces = ["> quoted", "-----Original Message-----", "On Mon, Bob wrote:", "From: a@b",
@@ -181,4 +150,4 @@ def test_plain_lines_sorted_in_bulk_are_lines_sorted_one_by_one():
     except OSError:
         pass
     for text in texts:
-        assert split_reply(text) == _split_line_by_line(text), repr(text)
+        assert split_reply(text) == line_by_line(text), repr(text)
