@@ -221,19 +221,26 @@ static inline int is_word_char(Py_UCS4 c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '\'';
 }
 
+/* The start of the first run of [a-z0-9'] at or after `from` (v->len: none), and in
+ * *end where it ends. */
+static Py_ssize_t next_word(const TextView *v, Py_ssize_t from, Py_ssize_t *end) {
+    while (from < v->len && !is_word_char(PyUnicode_READ(v->kind, v->data, from))) from++;
+    Py_ssize_t j = from;
+    while (j < v->len && is_word_char(PyUnicode_READ(v->kind, v->data, j))) j++;
+    *end = j;
+    return from;
+}
+
 /* What re.findall(r"[a-z0-9']+", text) gives: features.words_of. */
 static PyObject *word_list(PyObject *module, PyObject *text) {
     TextView v;
     if (text_view(text, &v) < 0) return NULL;
     PyObject *out = PyList_New(0);
-    for (Py_ssize_t i = 0; out && i < v.len;) {
-        if (!is_word_char(PyUnicode_READ(v.kind, v.data, i))) { i++; continue; }
-        Py_ssize_t j = i + 1;
-        while (j < v.len && is_word_char(PyUnicode_READ(v.kind, v.data, j))) j++;
+    Py_ssize_t i, j;
+    for (i = next_word(&v, 0, &j); out && i < v.len; i = next_word(&v, j, &j)) {
         PyObject *word = PyUnicode_Substring(text, i, j);
         if (!word || PyList_Append(out, word) < 0) Py_CLEAR(out);
         Py_XDECREF(word);
-        i = j;
     }
     return out;
 }
@@ -392,10 +399,8 @@ static PyObject *word_spans(PyObject *module, PyObject *args) {
             return NULL;
         }
     PyObject *out = PyList_New(0);
-    for (Py_ssize_t i = 0; out && i < v.len;) {
-        if (!is_word_char(PyUnicode_READ(v.kind, v.data, i))) { i++; continue; }
-        Py_ssize_t j = i + 1;
-        while (j < v.len && is_word_char(PyUnicode_READ(v.kind, v.data, j))) j++;
+    Py_ssize_t i, j;
+    for (i = next_word(&v, 0, &j); out && i < v.len; i = next_word(&v, j, &j)) {
         for (Py_ssize_t t = 0; t < n_terms; t++) {
             PyObject *term = PySequence_Fast_ITEMS(seq)[t];
             if (PyUnicode_GET_LENGTH(term) != j - i) continue;
@@ -409,7 +414,6 @@ static PyObject *word_spans(PyObject *module, PyObject *args) {
                 break;
             }
         }
-        i = j;
     }
     Py_DECREF(seq);
     return out;
@@ -432,20 +436,9 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__scan(void) {
-    if (PyType_Ready(&NeedlesType) < 0 || PyType_Ready(&StructuresType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (!m) return NULL;
-    Py_INCREF(&NeedlesType);
-    if (PyModule_AddObject(m, "Needles", (PyObject *)&NeedlesType) < 0) {
-        Py_DECREF(&NeedlesType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&StructuresType);
-    if (PyModule_AddObject(m, "Structures", (PyObject *)&StructuresType) < 0) {
-        Py_DECREF(&StructuresType);
-        Py_DECREF(m);
-        return NULL;
-    }
+    if (m && (PyModule_AddType(m, &NeedlesType) < 0
+              || PyModule_AddType(m, &StructuresType) < 0))
+        Py_CLEAR(m);
     return m;
 }
