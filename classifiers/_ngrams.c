@@ -17,7 +17,8 @@
  * A feature's idf sits beside its weights (one miss per feature used). A text's counts
  * go in a dense array indexed by feature (see Counts), and every table and cache that is
  * read in a loop is asked for some steps ahead (PREFETCH_AHEAD): together these halved
- * the cost of scoring a 5 KB mail.
+ * the cost of scoring a 5 KB mail. Features are numbered commonest first (number_by_idf),
+ * so that the rows and counts a mail uses lie closer together.
  *
  * Hostile input: every table is open-addressed with a per-process random seed, the
  * per-text word table gives up deduplicating after a bounded probe (the word is then
@@ -35,7 +36,8 @@ static uint64_t SEED = 0x9e3779b97f4a7c15ULL;
 
 /* The tables are megabytes and each probe or weight row is a cache miss: asking for the
  * memory a few steps ahead lets the misses overlap (same work, same order, same sums). */
-#define PREFETCH_AHEAD 8        /* tokens and weight rows asked for ahead of their use */
+#define PREFETCH_AHEAD 16       /* tokens and weight rows asked for ahead of their use
+                                   (8 waited on memory more: 2-3 % slower, 7 Dec 2026) */
 #define PREFETCH_GRAMS 64       /* a new word's n-gram slots asked for before probing */
 
 static inline uint64_t mix64(uint64_t h) {
@@ -481,6 +483,45 @@ static int copy_floats(PyObject *obj, Py_ssize_t n, Py_ssize_t per_row, const ch
     return 0;
 }
 
+typedef struct { float idf; uint32_t id; } ByIdf;
+
+static int by_idf(const void *a, const void *b) {
+    const ByIdf *x = a, *y = b;
+    if (x->idf != y->idf) return x->idf < y->idf ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Renumbers the features, commonest first (lowest idf: in the most training texts), and
+ * moves their rows to match. Most of a mail's n-grams are common ones: numbered as the
+ * vocabulary sorts them, they share cache lines with rare ones all over the rows and
+ * counts; together, fewer lines hold them (3-4 % off the scorers' time, 7 Dec 2026).
+ * A text's sums run in the order its features were first met, whatever their numbers,
+ * so the result is the same to the last bit. Called once slots and rows are filled. */
+static int number_by_idf(Table *t) {
+    size_t n = (size_t)t->n_features, stride = (size_t)(t->k + 1);
+    ByIdf *order = malloc(sizeof(ByIdf) * (n ? n : 1));
+    uint32_t *new_id = malloc(sizeof(uint32_t) * (n ? n : 1));
+    float *rows = malloc(sizeof(float) * (n ? n : 1) * stride);
+    if (!order || !new_id || !rows) {
+        free(order); free(new_id); free(rows);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) order[i] = (ByIdf){t->rows[i * stride], (uint32_t)i};
+    qsort(order, n, sizeof(ByIdf), by_idf);
+    for (size_t i = 0; i < n; i++) {
+        new_id[order[i].id] = (uint32_t)i;
+        memcpy(rows + i * stride, t->rows + (size_t)order[i].id * stride,
+               sizeof(float) * stride);
+    }
+    for (size_t i = 0; i <= t->mask; i++)
+        if (t->slots[i].id) t->slots[i].id = new_id[t->slots[i].id - 1] + 1;
+    free(t->rows);
+    t->rows = rows;
+    free(order); free(new_id);
+    return 0;
+}
+
 static int Table_init(Table *t, PyObject *args, PyObject *kw) {
     static char *names[] = {"terms", "idf", "weights", "k", "analyzer", "min_n", "max_n",
                             "sublinear", NULL};
@@ -557,6 +598,7 @@ static int Table_init(Table *t, PyObject *args, PyObject *kw) {
         if (rc == 0) t->slots[i_slot] = (Slot){h, (uint32_t)i + 1};
     }
     free(cps);
+    if (rc == 0) rc = number_by_idf(t);
     if (rc < 0) { free(t->slots); t->slots = NULL; }
     return rc;
 }
