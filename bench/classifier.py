@@ -12,6 +12,10 @@ once it has scored (what scoring keeps: remembered words, a count table per vect
 scoring thread), and the size of its arrays. The last row times plain Python on this
 machine, to compare runs made on different machines.
 
+Messages are scored as the gateway's content check scores them: kinds are worked out only
+for a text that reaches the check's lowest threshold (`kinds_from`), as no finding could
+name one under it; a row says for how many bodies that was.
+
 The scorer remembers words between messages, as a running gateway does (the normaliser's
 token fixes, each word's character n-grams). Timing starts after scoring the SpamAssassin
 spam, cut the same way, so that common words are remembered; every timed body, single or
@@ -110,7 +114,9 @@ def main() -> int:
     import skops.io  # noqa: F401 - libraries first: the load figures are the model's own
 
     from classifiers.inference import Classifier
+    from gateway.checks.content import Settings as ContentSettings
 
+    kinds_from = ContentSettings().lowest_threshold
     before = rss_kb()
     t0 = time.perf_counter()
     clf = Classifier.load(args.model)
@@ -134,11 +140,13 @@ def main() -> int:
             in_scorers[0] += time.perf_counter() - t
 
     b._block_dot = timed_block_dot
+    with_kinds = 0
     for body in bodies:
         t = time.perf_counter()
         mail = from_parts("Subject line", [("plain", body)])
-        clf.score([mail.own])
+        [result] = clf.score([mail.own], kinds_from=kinds_from)
         single.append(time.perf_counter() - t)
+        with_kinds += bool(result.kinds)
     del b._block_dot
     single.sort()
 
@@ -146,7 +154,7 @@ def main() -> int:
     for size in BATCHES:
         texts, unseen = unseen[:size], unseen[size:]
         t = time.perf_counter()
-        clf.score(texts)
+        clf.score(texts, kinds_from=kinds_from)
         batch_rows.append((size, (time.perf_counter() - t) / size))
 
     scoring = rss_kb()      # the model and what scoring keeps (remembered words, count tables)
@@ -186,6 +194,8 @@ def main() -> int:
     print(f"| single message, p99 | {ms(single[int(len(single) * 0.99) - 1])} |")
     for size, per in batch_rows:
         print(f"| batched x{size}, per message | {ms(per)} |")
+    print(f"| single messages whose kinds were worked out (P(mild or worse) >= "
+          f"{kinds_from}) | {with_kinds} of {len(bodies)} |")
     print(f"| of which mail split, per message | {split_ms:8.3f} ms |")
     print(f"| of which normalise, mask and lexicon counts, per message | {features_ms:8.3f} ms |")
     print(f"| of which n-gram scoring (3 vectorizers), per message | {ngram_ms:8.3f} ms |")

@@ -13,6 +13,7 @@ least the kind's). `explain` names the words and phrases that drove a score.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,10 +87,14 @@ class Classifier:
                 severity = level
         return severity
 
-    def score(self, texts: list[str], explain: bool = False) -> list[Result]:
+    def score(self, texts: list[str], explain: bool = False, kinds_from: float = 0.0
+              ) -> list[Result]:
+        """`kinds_from`: a text whose P(mild or worse) is under it gets no kinds (an empty
+        `kinds`); a caller that reports kinds only at thresholds of at least this spares
+        most texts the kind model. The other fields are the same either way."""
         if not texts:
             return []
-        sev, kinds, norms = self.bundle.score(list(texts))
+        sev, kinds, norms = self.bundle.score(list(texts), kinds_from)
         # as lists of Python floats: reading numpy scalars one by one costs more than
         # scoring a short text
         rows = zip(sev.tolist(), at_least(sev).tolist(), kinds.tolist(), strict=True)
@@ -102,7 +107,8 @@ class Classifier:
                 probability=sev_i[0] if severity == "clean" else at_least_i[severity],
                 severities=dict(zip(SEVERITIES, sev_i, strict=True)),
                 at_least=at_least_i,
-                kinds=dict(zip(self.bundle.kinds, kinds_i, strict=True)),
+                kinds={} if kinds_i and math.isnan(kinds_i[0])     # not worked out
+                else dict(zip(self.bundle.kinds, kinds_i, strict=True)),
                 evidence=self.explain(text, severity) if explain and severity != "clean"
                 else []))
         return out

@@ -290,21 +290,24 @@ class Bundle:
         return (z1 @ self.stack_coef[:, :k].T + z2 @ self.stack_coef[:, k:].T
                 + self.stack_intercept)
 
-    def score(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def score(self, texts: list[str], kinds_from: float = 0.0
+              ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """(severity probabilities (n, 4), kind probabilities (n, k), normalised texts).
 
         A kind's probability is P(kind | offensive) times P(severity at least the kind's).
         A long text scores as its most offensive sentence where that is higher (see
-        `_sentences_of_concern`).
+        `_sentences_of_concern`). Kinds are worked out only for texts whose P(mild or
+        worse) reaches `kinds_from`; the others' are NaN (see `_probabilities`).
         """
         norms, masked, lex = featurise(texts)
         scale = evidence_scale(masked, self.ngram_words)
-        sev, kinds = self._probabilities(norms, masked, lex, scale)
-        self._take_worst_sentence(texts, scale, lex, sev, kinds)
+        sev, kinds = self._probabilities(norms, masked, lex, scale, kinds_from)
+        self._take_worst_sentence(texts, scale, lex, sev, kinds, kinds_from)
         return sev, kinds, norms
 
     def _take_worst_sentence(self, texts: list[str], scale: np.ndarray, lex: np.ndarray,
-                             sev: np.ndarray, kinds: np.ndarray) -> None:
+                             sev: np.ndarray, kinds: np.ndarray, kinds_from: float = 0.0
+                             ) -> None:
         """Give a long text the scores of its most offensive sentence where that sentence
         reaches SENTENCE_THRESHOLD and scores higher than the text (in place). `scale` is
         the texts' `evidence_scale`: below 1 marks a long text."""
@@ -324,7 +327,8 @@ class Bundle:
         if not len(counted):
             return
         s_sev, s_kinds = self._probabilities([s_norms[j] for j in counted],
-                                             [s_masked[j] for j in counted], s_lex[counted])
+                                             [s_masked[j] for j in counted], s_lex[counted],
+                                             kinds_from=kinds_from)
         serious, best = at_least(s_sev)[:, 2], at_least(sev)[:, 2]
         for k in np.flatnonzero(serious >= SENTENCE_THRESHOLD):
             i = owners[maybe[counted[k]]]
@@ -332,17 +336,32 @@ class Bundle:
                 sev[i], kinds[i], best[i] = s_sev[k], s_kinds[k], serious[k]
 
     def _probabilities(self, norms: list[str], masked: list[str], lex: np.ndarray,
-                       scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       scale: np.ndarray | None = None, kinds_from: float = 0.0
+                       ) -> tuple[np.ndarray, np.ndarray]:
         """(P(severity), P(kind)): `severity_logits` and `kind_logits` as `_folded` holds
-        them, so that a short text pays for a few array calls, not a score of them."""
+        them, so that a short text pays for a few array calls, not a score of them.
+
+        A kind is only ever reported with a severity that reaches a threshold, and no
+        kind's probability exceeds P(mild or worse): the kinds of a text under
+        `kinds_from` are not worked out (NaN), which spares most mail the kind model's
+        n-gram scoring (the gateway asks from its lowest threshold)."""
         to_sev, lex_all, bias_all = self._folded()
         from_lex = lex @ lex_all + bias_all
         k = to_sev.shape[1]
         sev = softmax((self._ngram_logits(masked, scale) @ to_sev + from_lex[:, :k])
                       / self.temperature)
-        pk = sigmoid(self._block_dot("kind_word", norms, self._weights()["kind_word"])
-                     + from_lex[:, k:])
-        return sev, pk * at_least(sev)[:, self._kind_severity_columns()]
+        kind_word = self._weights()["kind_word"]
+        if kinds_from <= 0:
+            pk = sigmoid(self._block_dot("kind_word", norms, kind_word) + from_lex[:, k:])
+            return sev, pk * at_least(sev)[:, self._kind_severity_columns()]
+        kinds = np.full((len(norms), len(self.kinds)), np.nan)
+        cum = at_least(sev)
+        need = np.flatnonzero(cum[:, 1] >= kinds_from)
+        if len(need):
+            pk = sigmoid(self._block_dot("kind_word", [norms[i] for i in need], kind_word)
+                         + from_lex[need, k:])
+            kinds[need] = pk * cum[need][:, self._kind_severity_columns()]
+        return sev, kinds
 
     def _folded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(n-gram logits -> severity logits, lexicon counts -> [severity | kind] logits,
@@ -426,7 +445,7 @@ _SENTENCE_BREAK = re.compile(r"\.\s+|!\s+|\?\s+|\n\n*")
 
 
 def split_sentences(text: str) -> list[str]:
-    """`text` cut where a sentence ends, as `re.split(r"(?<=[.!?])\s+|\n+", text)` cuts
+    r"""`text` cut where a sentence ends, as `re.split(r"(?<=[.!?])\s+|\n+", text)` cuts
     it: the white space after '.', '!' or '?' and runs of line breaks go, the punctuation
     stays with its sentence."""
     out, done = [], 0

@@ -100,6 +100,12 @@ class Settings(BaseModel):
     large_message_bytes: int = Field(10 * 1024 * 1024, ge=1)
     many_recipients: int = Field(20, ge=1)
 
+    @property
+    def lowest_threshold(self) -> float:
+        """No finding names a kind under this: the classifier need not work kinds out."""
+        return min(min(levels.mild, levels.serious, levels.gross)
+                   for levels in (self.pupil, self.staff, self.external))
+
     @model_validator(mode="after")
     def _pieces_fit(self) -> Settings:
         if self.max_scored_chars < self.max_chars:
@@ -259,7 +265,8 @@ class ContentCheck:
         pieces, unscored, unread = self._pieces(mail, message)
         if not pieces:
             return [], unscored, unread
-        results = classifier.score([t for _, t in pieces], explain=True)
+        results = classifier.score([t for _, t in pieces], explain=True,
+                                   kinds_from=self.settings.lowest_threshold)
         return ([(where, r) for (where, _), r in zip(pieces, results, strict=True)],
                 unscored, unread)
 

@@ -390,3 +390,41 @@ async def test_each_audience_is_judged_by_its_own_thresholds(policy):
     assert offensive and all(f.recipients == (pupil,) for f in offensive)
     by_rcpt = {d.recipient: d.action for d in policy.decide(findings, env)}
     assert by_rcpt[pupil] is Action.QUARANTINE and by_rcpt[staff] is Action.DELIVER
+
+
+@pytest.mark.parametrize("pupil", [content.Settings().pupil,
+                                   content.Levels(mild=0.3, serious=0.5, gross=0.5)])
+async def test_kinds_only_over_the_lowest_threshold_change_no_finding(pupil, monkeypatch):
+    """The check asks the classifier for kinds only from its lowest threshold (most mail
+    is then spared the kind model): its findings are those it makes with every text's
+    kinds worked out, for short and long mail, own words and quoted."""
+    from classifiers import functional
+
+    check = content.build(content.Settings(pupil=pupil), None)
+    assert check.settings.lowest_threshold == min(pupil.mild, 0.6)
+    letter = ("Dear parents, the school trip to the museum is on Friday. Please bring a "
+              "packed lunch and a coat. The coach leaves at nine and returns at four. ") * 3
+    cases = [case["text"] for case in functional.load_cases()]
+    bodies = cases + [f"{letter}\n{case}\n{letter}" for case in cases[::2]] + [
+        f"Fine by me.\n\nOn Mon, Sam wrote:\n> {case}\n" for case in cases[::3]]
+    messages = [Message.parse(make_raw("Re: this week", body)) for body in bodies]
+    env = envelope(Audience.PUPIL, Audience.STAFF)
+    asked = []
+    score = check.classifier.score
+
+    def recording(texts, explain=False, kinds_from=0.0):
+        asked.append(kinds_from)
+        return score(texts, explain, kinds_from)
+
+    monkeypatch.setattr(check.classifier, "score", recording)
+    floored = [await check.run(m, env) for m in messages]
+    assert set(asked) == {check.settings.lowest_threshold}
+    monkeypatch.setattr(check.classifier, "score",
+                        lambda texts, explain=False, kinds_from=0.0: score(texts, explain))
+    every = [await check.run(m, env) for m in messages]
+    assert floored == every
+    named = [f for fs in every for f in fs if f.code.startswith(("content.gross.",
+                                                                 "content.serious.",
+                                                                 "content.mild.",
+                                                                 "content.quoted."))]
+    assert len(named) > 20
