@@ -7,7 +7,7 @@
  * Why C: a 5 KB mail is ~800 words, and each step in Python is a regex pass or an
  * interpreter step per word: ~0.3 ms a message, more for words met for the first time.
  *
- * What stays in Python, called from here: a word holding digits, masks, leet or any
+ * What stays in Python, called from here: a word holding a mask or leet character or any
  * character beyond ASCII (`_fix_token`, remembered in `_FIXED`, which the Python steps
  * share: "12:30", "f*ck", "£5"), and the joining of a spaced run once found
  * (`_join_run`). Both are rare, and their rules (units, numbers, the lexicon's masks)
@@ -177,7 +177,10 @@ typedef struct {
     Words leet_words;           /* normalise._LEET_WORDS */
     unsigned char lead[128];    /* normalise._LEAD_ASCII: punctuation before a word */
     unsigned char trail[128];   /* normalise._TRAIL_ASCII: and after it */
-    PyObject *fix_token;        /* normalise._fix_token: words with digits, masks, leet */
+    unsigned char rare[128];    /* mask and leet characters: a word with one inside goes
+                                   to fix_token; of others, "well-known", "and/or", only
+                                   the leet words and doubled letters change */
+    PyObject *fix_token;        /* normalise._fix_token: words with masks, leet, non-ASCII */
     PyObject *join_run;         /* normalise._join_run: a spaced run found */
     PyObject *remembered;       /* normalise._FIXED: token -> _fix_token(token), shared */
     Py_ssize_t remembered_max;      /* emptied when it holds this many */
@@ -251,6 +254,13 @@ static int all_alpha(const Py_UCS4 *s, Py_ssize_t n) {
     return n > 0;
 }
 
+/* An ASCII word with a mask or leet character in it (the rules `_fix_token` holds) */
+static int has_rare(const Tidier *t, const Py_UCS4 *s, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (t->rare[s[i]]) return 1;
+    return 0;
+}
+
 /* `_dedouble`: `fuuck` -> `fuck` when collapsing each doubled letter gives a known word
  * (the collapsed form is written where the word would go, and kept only if known) */
 static int put_dedoubled(const Tidier *t, const Py_UCS4 *w, Py_ssize_t n, Buf *out) {
@@ -306,7 +316,7 @@ static int put_token(Tidier *t, const Py_UCS4 *w, Py_ssize_t n, Buf *out) {
     while (a < n && t->lead[w[a]]) a++;         /* ASCII: looked at above */
     while (b > a && t->trail[w[b - 1]]) b--;
     if (a == b) return buf_put(out, w, n);
-    if (!all_alpha(w + a, b - a)) return put_rare_word(t, w, n, out);
+    if (has_rare(t, w + a, b - a)) return put_rare_word(t, w, n, out);
     if (buf_put(out, w, a) < 0 || put_plain_word(t, w + a, b - a, out) < 0) return -1;
     return buf_put(out, w + b, n - b);
 }
@@ -352,15 +362,17 @@ static PyObject *Tidier_call(Tidier *t, PyObject *args, PyObject *kw) {
 }
 
 static int Tidier_init(Tidier *t, PyObject *args, PyObject *kw) {
-    static char *names[] = {"known", "leet_words", "lead", "trail", "fix_token", "join_run",
-                            "remembered", "remembered_max", "remembered_longest", NULL};
+    static char *names[] = {"known", "leet_words", "lead", "trail", "rare", "fix_token",
+                            "join_run", "remembered", "remembered_max", "remembered_longest",
+                            NULL};
     PyObject *known, *leet_words, *fix_token, *join_run, *remembered;
-    const char *lead, *trail;
-    Py_ssize_t n_lead, n_trail;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO!s#s#OOO!nn", names, &known, &PyDict_Type,
-                                     &leet_words, &lead, &n_lead, &trail, &n_trail,
-                                     &fix_token, &join_run, &PyDict_Type, &remembered,
-                                     &t->remembered_max, &t->remembered_longest))
+    const char *lead, *trail, *rare;
+    Py_ssize_t n_lead, n_trail, n_rare;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO!s#s#s#OOO!nn", names, &known,
+                                     &PyDict_Type, &leet_words, &lead, &n_lead, &trail,
+                                     &n_trail, &rare, &n_rare, &fix_token, &join_run,
+                                     &PyDict_Type, &remembered, &t->remembered_max,
+                                     &t->remembered_longest))
         return -1;
     if (t->known.slots) {
         PyErr_SetString(PyExc_RuntimeError, "Tidier is already set up");
@@ -368,6 +380,7 @@ static int Tidier_init(Tidier *t, PyObject *args, PyObject *kw) {
     }
     for (Py_ssize_t i = 0; i < n_lead; i++) t->lead[(unsigned char)lead[i] & 127] = 1;
     for (Py_ssize_t i = 0; i < n_trail; i++) t->trail[(unsigned char)trail[i] & 127] = 1;
+    for (Py_ssize_t i = 0; i < n_rare; i++) t->rare[(unsigned char)rare[i] & 127] = 1;
     if (words_build(&t->known, known) < 0 || words_build(&t->leet_words, leet_words) < 0)
         return -1;
     Py_INCREF(remembered);
@@ -393,7 +406,7 @@ static PyTypeObject TidierType = {
     .tp_name = "classifiers._normalise.Tidier",
     .tp_basicsize = sizeof(Tidier),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Tidier(known, leet_words, lead, trail, fix_token, join_run, remembered, "
+    .tp_doc = "Tidier(known, leet_words, lead, trail, rare, fix_token, join_run, remembered, "
               "remembered_max, remembered_longest)(text) -> the text with repeats "
               "collapsed, spaced runs joined and each word fixed",
     .tp_new = PyType_GenericNew,

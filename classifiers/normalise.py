@@ -364,15 +364,22 @@ except ImportError:     # not built: pip install -e . builds it
     Tidier = None
 
 
+# An ASCII word holding none of these (and no character beyond ASCII) is only looked up in
+# _LEET_WORDS and de-doubled by _fix_token, as a plain word is ("well-known", "and/or",
+# "2day"): the compiled steps do that themselves and call _fix_token for the rest
+_RARE_ASCII = "".join(sorted(c for c in _MASKCHARS | _LEET.keys() if c.isascii()))
+
+
 def compiled_tidy(fix_token=_fix_token, remembered=_FIXED):
     """`_tidy` compiled, or None where the extension is not built. It calls `fix_token`
-    for words with digits, masks, leet or non-ASCII characters in them and remembers what
-    it gave in `remembered`, as `_fix_tokens` does."""
+    for words with masks, leet or non-ASCII characters in them and remembers what it gave
+    in `remembered`, as `_fix_tokens` does."""
     if Tidier is None:
         return None
     return Tidier(known=_KNOWN, leet_words=_LEET_WORDS, lead=_LEAD_ASCII, trail=_TRAIL_ASCII,
-                  fix_token=fix_token, join_run=_join_run, remembered=remembered,
-                  remembered_max=_FIXED_MAX, remembered_longest=_FIXED_LONGEST)
+                  rare=_RARE_ASCII, fix_token=fix_token, join_run=_join_run,
+                  remembered=remembered, remembered_max=_FIXED_MAX,
+                  remembered_longest=_FIXED_LONGEST)
 
 
 _tidy_compiled = compiled_tidy()

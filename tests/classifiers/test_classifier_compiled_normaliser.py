@@ -1,7 +1,8 @@
 """The normaliser's compiled word-level steps (classifiers/_normalise.c) give what the
 Python steps give (`normalise._tidy`), on the labelled text the model trains on, on real
 mail, and on text built to hit every rule at once: repeats, spaced runs, masks, leetspeak,
-punctuation around words, every kind of whitespace and characters beyond ASCII."""
+punctuation around and inside words, every kind of whitespace and characters beyond
+ASCII."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ PIECES = (list("abcfiknstuxyzABF019@$!|+*#%_ ") + list(" .-_,/") * 2
           + ["fuck", "f*ck", "f**k", "f***", "sh1t", "sh!t", "b!tch", "@ss", "h8", "l8r", "kys",
              "u", "ur", "stfu", "fuuuck", "shiit", "a s s", "f u c k i n g", "a f u c k i n g",
              "s.h.i.t", "3pm", "2nd", "12:30", "1,000.5", "mp3", "win10", "n***a", "***",
-             "!!!", "aaaa", "hello!", "(idiot),", "'cunt'", "k1ll", "1d10t", "xx_yy", "a_b_c"])
+             "!!!", "aaaa", "hello!", "(idiot),", "'cunt'", "k1ll", "1d10t", "xx_yy", "a_b_c",
+             # punctuation or digits inside a word, but no mask or leet character
+             "well-known", "and/or", "isn't", "o'clock", "co-op", "2day", "26", "win2k",
+             "2266", "6-pack", "shii-t", "fuu-ck", "a--b", "x.y.z", "bee-keeper", "a:b"])
 
 
 def _built_texts(n: int, seed: int, extra: list[str] = ()) -> list[str]:
