@@ -177,9 +177,10 @@ typedef struct {
     Words leet_words;           /* normalise._LEET_WORDS */
     unsigned char lead[128];    /* normalise._LEAD_ASCII: punctuation before a word */
     unsigned char trail[128];   /* normalise._TRAIL_ASCII: and after it */
-    unsigned char rare[128];    /* mask and leet characters: a word with one inside goes
-                                   to fix_token; of others, "well-known", "and/or", only
-                                   the leet words and doubled letters change */
+    unsigned char rare[128];    /* 1: mask and leet characters, 2: leet digits; a word
+                                   with a 1, or a 2 and a letter, goes to fix_token; of
+                                   others ("well-known", "and/or", "12:30") only the leet
+                                   words and doubled letters change */
     PyObject *fix_token;        /* normalise._fix_token: words with masks, leet, non-ASCII */
     PyObject *join_run;         /* normalise._join_run: a spaced run found */
     PyObject *remembered;       /* normalise._FIXED: token -> _fix_token(token), shared */
@@ -254,11 +255,16 @@ static int all_alpha(const Py_UCS4 *s, Py_ssize_t n) {
     return n > 0;
 }
 
-/* An ASCII word with a mask or leet character in it (the rules `_fix_token` holds) */
+/* An ASCII word with a mask or leet character in it, or a leet digit beside a letter
+ * (the rules `_fix_token` holds) */
 static int has_rare(const Tidier *t, const Py_UCS4 *s, Py_ssize_t n) {
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (t->rare[s[i]]) return 1;
-    return 0;
+    int digit = 0, letter = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (t->rare[s[i]] == 1) return 1;
+        digit |= t->rare[s[i]] == 2;
+        letter |= IS(s[i], C_ALPHA);
+    }
+    return digit && letter;
 }
 
 /* `_dedouble`: `fuuck` -> `fuck` when collapsing each doubled letter gives a known word
@@ -362,17 +368,17 @@ static PyObject *Tidier_call(Tidier *t, PyObject *args, PyObject *kw) {
 }
 
 static int Tidier_init(Tidier *t, PyObject *args, PyObject *kw) {
-    static char *names[] = {"known", "leet_words", "lead", "trail", "rare", "fix_token",
-                            "join_run", "remembered", "remembered_max", "remembered_longest",
-                            NULL};
+    static char *names[] = {"known", "leet_words", "lead", "trail", "rare", "leet_digits",
+                            "fix_token", "join_run", "remembered", "remembered_max",
+                            "remembered_longest", NULL};
     PyObject *known, *leet_words, *fix_token, *join_run, *remembered;
-    const char *lead, *trail, *rare;
-    Py_ssize_t n_lead, n_trail, n_rare;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO!s#s#s#OOO!nn", names, &known,
+    const char *lead, *trail, *rare, *digits;
+    Py_ssize_t n_lead, n_trail, n_rare, n_digits;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO!s#s#s#s#OOO!nn", names, &known,
                                      &PyDict_Type, &leet_words, &lead, &n_lead, &trail,
-                                     &n_trail, &rare, &n_rare, &fix_token, &join_run,
-                                     &PyDict_Type, &remembered, &t->remembered_max,
-                                     &t->remembered_longest))
+                                     &n_trail, &rare, &n_rare, &digits, &n_digits,
+                                     &fix_token, &join_run, &PyDict_Type, &remembered,
+                                     &t->remembered_max, &t->remembered_longest))
         return -1;
     if (t->known.slots) {
         PyErr_SetString(PyExc_RuntimeError, "Tidier is already set up");
@@ -380,6 +386,7 @@ static int Tidier_init(Tidier *t, PyObject *args, PyObject *kw) {
     }
     for (Py_ssize_t i = 0; i < n_lead; i++) t->lead[(unsigned char)lead[i] & 127] = 1;
     for (Py_ssize_t i = 0; i < n_trail; i++) t->trail[(unsigned char)trail[i] & 127] = 1;
+    for (Py_ssize_t i = 0; i < n_digits; i++) t->rare[(unsigned char)digits[i] & 127] = 2;
     for (Py_ssize_t i = 0; i < n_rare; i++) t->rare[(unsigned char)rare[i] & 127] = 1;
     if (words_build(&t->known, known) < 0 || words_build(&t->leet_words, leet_words) < 0)
         return -1;
@@ -406,8 +413,9 @@ static PyTypeObject TidierType = {
     .tp_name = "classifiers._normalise.Tidier",
     .tp_basicsize = sizeof(Tidier),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Tidier(known, leet_words, lead, trail, rare, fix_token, join_run, remembered, "
-              "remembered_max, remembered_longest)(text) -> the text with repeats "
+    .tp_doc = "Tidier(known, leet_words, lead, trail, rare, leet_digits, fix_token, "
+              "join_run, remembered, remembered_max, remembered_longest)(text) -> the text "
+              "with repeats "
               "collapsed, spaced runs joined and each word fixed",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Tidier_init,

@@ -364,10 +364,13 @@ except ImportError:     # not built: pip install -e . builds it
     Tidier = None
 
 
-# An ASCII word holding none of these (and no character beyond ASCII) is only looked up in
-# _LEET_WORDS and de-doubled by _fix_token, as a plain word is ("well-known", "and/or",
-# "2day"): the compiled steps do that themselves and call _fix_token for the rest
-_RARE_ASCII = "".join(sorted(c for c in _MASKCHARS | _LEET.keys() if c.isascii()))
+# An ASCII word holding none of _RARE_ASCII, nor a leet digit beside a letter, is only
+# looked up in _LEET_WORDS and de-doubled by _fix_token, as a plain word is ("well-known",
+# "and/or", "2day", "12:30": _deleet leaves a number alone): the compiled steps do that
+# themselves, and call _fix_token for the rest
+_LEET_DIGITS = "".join(sorted(c for c in _LEET if c.isascii() and c.isdigit()))
+_RARE_ASCII = "".join(sorted(c for c in _MASKCHARS | _LEET.keys()
+                             if c.isascii() and c not in _LEET_DIGITS))
 
 
 def compiled_tidy(fix_token=_fix_token, remembered=_FIXED):
@@ -377,7 +380,7 @@ def compiled_tidy(fix_token=_fix_token, remembered=_FIXED):
     if Tidier is None:
         return None
     return Tidier(known=_KNOWN, leet_words=_LEET_WORDS, lead=_LEAD_ASCII, trail=_TRAIL_ASCII,
-                  rare=_RARE_ASCII, fix_token=fix_token, join_run=_join_run,
+                  rare=_RARE_ASCII, leet_digits=_LEET_DIGITS, fix_token=fix_token, join_run=_join_run,
                   remembered=remembered, remembered_max=_FIXED_MAX,
                   remembered_longest=_FIXED_LONGEST)
 

@@ -22,7 +22,8 @@ PIECES = (list("abcfiknstuxyzABF019@$!|+*#%_ ") + list(" .-_,/") * 2
              "!!!", "aaaa", "hello!", "(idiot),", "'cunt'", "k1ll", "1d10t", "xx_yy", "a_b_c",
              # punctuation or digits inside a word, but no mask or leet character
              "well-known", "and/or", "isn't", "o'clock", "co-op", "2day", "26", "win2k",
-             "2266", "6-pack", "shii-t", "fuu-ck", "a--b", "x.y.z", "bee-keeper", "a:b"])
+             "2266", "6-pack", "shii-t", "fuu-ck", "a--b", "x.y.z", "bee-keeper", "a:b",
+             "2005,", "00", "5.2", "1-0", "(07)", "10:45:00", "911"])
 
 
 def _built_texts(n: int, seed: int, extra: list[str] = ()) -> list[str]:
