@@ -25,6 +25,28 @@ PUPIL_WITH_GRANDAD = "ben.cole@stchristophers.example"   # approved: grandad.col
 STAFF = "j.harris@stchristophers.example"
 TRUSTED_IP = "127.0.0.2"                            # plays the academy mail server
 
+# A clean school letter of 60-odd words, to bury a sentence in (the classifier reads a
+# text this long by its sentences too)
+CLEAN_LETTER = (
+    "Dear parents, the school trip to the museum is on Friday. Please bring a packed lunch "
+    "and a coat. The coach leaves at nine and returns at four. Pupils should wear uniform. "
+    "Thank you for your support with the reading challenge this term. The library will be "
+    "open after school on Tuesdays and Thursdays for anyone who wants to borrow books. "
+    "Homework club runs in room 12 on Wednesdays.")
+
+
+def staged_mail(limit: int = 2000) -> list[str]:
+    """Up to `limit` of the staged SpamAssassin messages, whole (headers and all) and read
+    as Latin-1, or none where ../shared is absent: real text for the tests that hold a fast
+    way of doing a thing to the plain way."""
+    try:
+        from classifiers.datasets import ham_dir
+
+        return [path.read_bytes().decode("latin-1")
+                for path in sorted(ham_dir().glob("*/*"))[:limit]]
+    except OSError:
+        return []
+
 
 def free_port() -> int:
     with socket.socket() as s:

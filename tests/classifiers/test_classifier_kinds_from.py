@@ -9,13 +9,7 @@ import pytest
 
 from classifiers import functional
 from classifiers.inference import Result
-
-CLEAN_LETTER = (
-    "Dear parents, the school trip to the museum is on Friday. Please bring a packed lunch "
-    "and a coat. The coach leaves at nine and returns at four. Pupils should wear uniform. "
-    "Thank you for your support with the reading challenge this term. The library will be "
-    "open after school on Tuesdays and Thursdays for anyone who wants to borrow books. "
-    "Homework club runs in room 12 on Wednesdays.")
+from tests.support import CLEAN_LETTER
 
 
 def _texts() -> list[str]:

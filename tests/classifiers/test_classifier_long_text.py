@@ -12,6 +12,7 @@ from classifiers import functional, lexicon, model
 from classifiers.features import LEX_NAMES, featurise, needed_words, words_of
 from classifiers.model import at_least, evidence_scale
 from classifiers.normalise import normalise
+from tests.support import CLEAN_LETTER, staged_mail
 
 
 def _functional_texts() -> list[str]:
@@ -40,12 +41,6 @@ def test_only_the_ngram_logits_of_a_long_text_are_scaled(classifier, monkeypatch
     np.testing.assert_allclose(scaled - fixed, (full - fixed) * s, atol=1e-6)
 
 
-CLEAN_LETTER = (
-    "Dear parents, the school trip to the museum is on Friday. Please bring a packed lunch "
-    "and a coat. The coach leaves at nine and returns at four. Pupils should wear uniform. "
-    "Thank you for your support with the reading challenge this term. The library will be "
-    "open after school on Tuesdays and Thursdays for anyone who wants to borrow books. "
-    "Homework club runs in room 12 on Wednesdays.")
 ABUSE = "You are a fucking disgrace and I will kill you, you pathetic loser."
 BURIED = CLEAN_LETTER + "\n" + ABUSE + "\nSee you all on Friday."
 
@@ -131,13 +126,6 @@ def test_sentences_cut_at_literal_led_breaks_are_cut_as_by_the_lookbehind():
               "\t", "\r", "\r\n", "\x0b", "\x1c", "\x85", "\xa0", "\u2028", "\u3000"]
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 30)))
              for _ in range(30_000)]
-    texts += _functional_texts()
-    try:
-        from classifiers.datasets import ham_dir
-
-        texts += [path.read_bytes().decode("latin-1")
-                  for path in sorted(ham_dir().glob("*/*"))[:2000]]
-    except OSError:
-        pass
+    texts += _functional_texts() + staged_mail()
     for text in texts:
         assert model.split_sentences(text) == by_lookbehind.split(text), repr(text)

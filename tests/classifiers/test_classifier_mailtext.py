@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from classifiers.mailtext import from_parts, html_to_text
+from tests.support import staged_mail
 
 GROSS_QUOTE = ("Muslims are filthy vermin and should be wiped out, kill every last one of the "
                "subhuman scum")
@@ -142,12 +143,6 @@ def test_plain_lines_sorted_in_bulk_are_lines_sorted_one_by_one():
               "\n", "\n", "\n", "\r\n", "\r", ">"]
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 30)))
              for _ in range(20_000)]
-    try:
-        from classifiers.datasets import ham_dir
-
-        texts += [path.read_bytes().decode("latin-1")
-                  for path in sorted(ham_dir().glob("*/*"))[:2000]]
-    except OSError:
-        pass
+    texts += staged_mail()
     for text in texts:
         assert split_reply(text) == line_by_line(text), repr(text)
