@@ -350,16 +350,12 @@ class Bundle:
         k = to_sev.shape[1]
         sev = softmax((self._ngram_logits(masked, scale) @ to_sev + from_lex[:, :k])
                       / self.temperature)
-        kind_word = self._weights()["kind_word"]
-        if kinds_from <= 0:
-            pk = sigmoid(self._block_dot("kind_word", norms, kind_word) + from_lex[:, k:])
-            return sev, pk * at_least(sev)[:, self._kind_severity_columns()]
-        kinds = np.full((len(norms), len(self.kinds)), np.nan)
         cum = at_least(sev)
+        kinds = np.full((len(norms), len(self.kinds)), np.nan)
         need = np.flatnonzero(cum[:, 1] >= kinds_from)
         if len(need):
-            pk = sigmoid(self._block_dot("kind_word", [norms[i] for i in need], kind_word)
-                         + from_lex[need, k:])
+            pk = sigmoid(self._block_dot("kind_word", [norms[i] for i in need],
+                                         self._weights()["kind_word"]) + from_lex[need, k:])
             kinds[need] = pk * cum[need][:, self._kind_severity_columns()]
         return sev, kinds
 
