@@ -415,8 +415,7 @@ static PyTypeObject TidierType = {
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Tidier(known, leet_words, lead, trail, rare, leet_digits, fix_token, "
               "join_run, remembered, remembered_max, remembered_longest)(text) -> the text "
-              "with repeats "
-              "collapsed, spaced runs joined and each word fixed",
+              "with repeats collapsed, spaced runs joined and each word fixed",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Tidier_init,
     .tp_dealloc = (destructor)Tidier_dealloc,
