@@ -380,8 +380,8 @@ def compiled_tidy(fix_token=_fix_token, remembered=_FIXED):
     if Tidier is None:
         return None
     return Tidier(known=_KNOWN, leet_words=_LEET_WORDS, lead=_LEAD_ASCII, trail=_TRAIL_ASCII,
-                  rare=_RARE_ASCII, leet_digits=_LEET_DIGITS, fix_token=fix_token, join_run=_join_run,
-                  remembered=remembered, remembered_max=_FIXED_MAX,
+                  rare=_RARE_ASCII, leet_digits=_LEET_DIGITS, fix_token=fix_token,
+                  join_run=_join_run, remembered=remembered, remembered_max=_FIXED_MAX,
                   remembered_longest=_FIXED_LONGEST)
 
 
